@@ -1,0 +1,16 @@
+import type { Migration } from 'kysely'
+import * as createUsers from './20261122000100_create_users.js'
+import * as createSigningKeys from './20261122000200_create_signing_keys.js'
+import * as createSessions from './20261122000300_create_sessions.js'
+import * as signingKeyRotation from './20261122000400_signing_key_rotation.js'
+
+/**
+ * Every migration, by name. Names sort in the order they run; a new migration gets a later
+ * timestamp and a line here.
+ */
+export const migrations: Record<string, Migration> = {
+  '20261122000100_create_users': createUsers,
+  '20261122000200_create_signing_keys': createSigningKeys,
+  '20261122000300_create_sessions': createSessions,
+  '20261122000400_signing_key_rotation': signingKeyRotation
+}

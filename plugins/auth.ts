@@ -1,0 +1,143 @@
+import fastifyJwt from '@fastify/jwt'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { createVerifier } from 'fast-jwt'
+import type { Kysely } from 'kysely'
+import { KeyStore } from '../src/auth/keys.js'
+import { PasswordHasher } from '../src/auth/passwords.js'
+import { TokenService, type AccessTokenClaims } from '../src/auth/tokens.js'
+import { isMissingTable } from '../src/db/errors.js'
+import type { Database, UserRow } from '../src/db/types.js'
+import { AppError } from '../src/errors.js'
+import { findUserById } from '../src/users/users.repository.js'
+import { findUserWithSession } from '../src/auth/sessions.repository.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    passwords: PasswordHasher
+    tokens: TokenService
+    keyStore: KeyStore
+    /** The claims of a valid access token of ours, or undefined (expired, forged, not a JWT...). */
+    verifyAccessToken: (token: string) => Promise<AccessTokenClaims | undefined>
+    /** onRequest/preHandler hook: a valid bearer token of an existing, active user, or 401. */
+    authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+  }
+  interface FastifyRequest {
+    /** The authenticated user, read from the database by `authenticate`. */
+    currentUser: UserRow
+    /** The session of the access token (`sid`), when it has one. */
+    currentSessionId: string | null
+  }
+}
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: AccessTokenClaims
+    user: AccessTokenClaims
+  }
+}
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+export default fp(async (app) => {
+  const { jwt } = app.config
+  const keyStore = KeyStore.create(app.db, jwt, {
+    refreshIntervalMs: app.config.keys.refreshIntervalMs,
+    encryptionKey: app.config.keys.encryptionKey,
+    onRefreshError: (error) => app.log.warn({ err: error }, 're-reading the signing keys failed; keeping the loaded ones')
+  })
+  app.addHook('onClose', async () => keyStore.close())
+
+  const verifyOptions = {
+    algorithms: [jwt.algorithm],
+    allowedIss: jwt.issuer,
+    allowedAud: jwt.audience,
+    checkTyp: 'at+jwt',
+    requiredClaims: ['sub', 'iat', 'exp', 'jti']
+  }
+  // For tokens that arrive in a body (revocation) rather than the Authorization header.
+  const verifyBodyToken = createVerifier({
+    ...verifyOptions,
+    key: async (decoded: { header: { kid?: unknown } }) => keyStore.verificationKey(decoded.header.kid)
+  })
+  app.decorate('verifyAccessToken', async (token: string): Promise<AccessTokenClaims | undefined> => {
+    try {
+      return await verifyBodyToken(token) as AccessTokenClaims
+    } catch (error) {
+      if (isMissingTable(error)) throw error
+      return undefined
+    }
+  })
+
+  // Verify-only: tokens are signed by TokenService with the key store's current key.
+  await app.register(fastifyJwt, {
+    secret: {
+      public: async (_request: FastifyRequest, token: unknown) => keyStore.verificationKey((token as { header?: { kid?: unknown } }).header?.kid)
+    },
+    decode: { complete: true },
+    // Cached verifications expire with the key refresh, so a key retired with --now stops working everywhere soon.
+    verify: { ...verifyOptions, cache: true, cacheTTL: app.config.keys.refreshIntervalMs },
+    decoratorName: 'accessTokenClaims'
+  })
+
+  app.decorate('keyStore', keyStore)
+  app.decorate('passwords', new PasswordHasher(app.config.argon2))
+  app.decorate('tokens', new TokenService(keyStore, jwt))
+  app.decorateRequest('currentUser', null as unknown as UserRow)
+  app.decorateRequest('currentSessionId', null)
+
+  app.decorate('authenticate', async function authenticate (request: FastifyRequest) {
+    const claims = await verifyBearerToken(request)
+    request.currentUser = await readTokenUser(app.db, claims)
+    request.currentSessionId = typeof claims.sid === 'string' ? claims.sid : null
+  })
+
+  // Warm the dummy hash now so the first unknown-user login is not the slow one.
+  await app.passwords.dummyHash()
+}, { name: 'auth', dependencies: ['config', 'db'] })
+
+/** The one database read of a protected request: the token's user, active, in a live session. */
+async function readTokenUser (db: Kysely<Database>, claims: AccessTokenClaims): Promise<UserRow> {
+  if (!UUID_PATTERN.test(claims.sub)) throw invalidToken('the access token does not name a user')
+  if (claims.sid !== undefined && (typeof claims.sid !== 'string' || !UUID_PATTERN.test(claims.sid))) {
+    throw invalidToken('the access token names no valid session')
+  }
+  const user = claims.sid === undefined
+    ? await findUserById(db, claims.sub)
+    : await findUserWithSession(db, claims.sub, claims.sid)
+  if (user === undefined) throw invalidToken('the account of this token no longer exists')
+  if (!user.is_active) throw invalidToken('the account of this token is disabled')
+  if ('session_live' in user) {
+    const { session_live: live, ...row } = user
+    if (!live) throw invalidToken('the session of this token has ended')
+    return row
+  }
+  return user
+}
+
+async function verifyBearerToken (request: FastifyRequest): Promise<AccessTokenClaims> {
+  try {
+    return await request.jwtVerify<AccessTokenClaims>()
+  } catch (error) {
+    // The key store could not be read (schema not migrated): not the token's fault.
+    if (isMissingTable(error)) throw error
+    const code = (error as { code?: string }).code
+    if (code === 'FST_JWT_NO_AUTHORIZATION_IN_HEADER') {
+      throw new AppError('not_authenticated', 'this endpoint needs a bearer token (Authorization: Bearer <access_token>)', {
+        headers: { 'www-authenticate': 'Bearer realm="user-service"' }
+      })
+    }
+    if (code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED') {
+      throw new AppError('token_expired', 'the access token has expired', { headers: { 'www-authenticate': bearerError('the access token expired') } })
+    }
+    throw invalidToken('the access token is malformed, not signed by this service, or not meant for it')
+  }
+}
+
+function invalidToken (description: string): AppError {
+  return new AppError('invalid_token', description, { headers: { 'www-authenticate': bearerError(description) } })
+}
+
+function bearerError (description: string): string {
+  return `Bearer realm="user-service", error="invalid_token", error_description="${description}"`
+}

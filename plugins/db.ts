@@ -1,0 +1,43 @@
+import fp from 'fastify-plugin'
+import { sql, type Kysely } from 'kysely'
+import type pg from 'pg'
+import { openDatabase, type DatabaseHandle, type DatabaseKind } from '../src/db/connect.js'
+import { migrateToLatest, pendingMigrations } from '../src/db/migrator.js'
+import type { Database } from '../src/db/types.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    db: Kysely<Database>
+    databaseKind: DatabaseKind
+    /** The pg pool on PostgreSQL (pool metrics), null on PGlite. */
+    dbPool: pg.Pool | null
+  }
+}
+
+export interface DbPluginOptions {
+  /** An already open database (tests); otherwise one is opened from the configuration and closed with the app. */
+  database?: DatabaseHandle | undefined
+}
+
+export default fp<DbPluginOptions>(async (app, options) => {
+  const handle = options.database ?? await openDatabase(app.config.database, app.config.dbTimeouts)
+  if (options.database === undefined) app.addHook('onClose', async () => handle.close())
+  // From here on every call — migrations included — goes through the circuit breaker.
+  handle.guard.use(app.dbBreaker)
+  app.dbBreaker.setProbe(async () => sql`select 1`.execute(handle.db))
+  app.addHook('onClose', async () => { handle.guard.release(app.dbBreaker) })
+
+  if (app.config.migrateOnStart) {
+    const applied = await migrateToLatest(handle.db)
+    if (applied.length > 0) app.log.info({ migrations: applied }, 'applied database migrations')
+  } else {
+    const pending = await pendingMigrations(handle.db)
+    if (pending.length > 0) {
+      app.log.warn({ pending }, 'database migrations are pending and MIGRATE_ON_START is off: /ready answers 503 until "user-service migrate up" runs')
+    }
+  }
+
+  app.decorate('db', handle.db)
+  app.decorate('databaseKind', handle.kind)
+  app.decorate('dbPool', handle.pool ?? null)
+}, { name: 'db', dependencies: ['config', 'breaker'] })

@@ -1,0 +1,26 @@
+import fp from 'fastify-plugin'
+
+/**
+ * Prunes ended sessions every SESSION_PRUNE_INTERVAL_MINUTES. Several instances may run this:
+ * the prune takes a transaction-scoped advisory lock and an instance that finds it taken skips.
+ */
+export default fp(async (app) => {
+  const minutes = app.config.sessions.pruneIntervalMinutes
+  if (minutes === 0) return
+  const prune = async (): Promise<void> => {
+    try {
+      const result = await app.sessionsService.prune()
+      if (result !== null && result.sessions > 0) {
+        app.log.info({ event: 'sessions_pruned', ...result }, 'pruned ended sessions')
+      }
+    } catch (error) {
+      app.log.warn({ err: error }, 'pruning sessions failed; will try again')
+    }
+  }
+  let timer: NodeJS.Timeout | undefined
+  app.addHook('onReady', async () => {
+    timer = setInterval(() => { void prune() }, Math.max(100, Math.round(minutes * 60_000)))
+    timer.unref()
+  })
+  app.addHook('onClose', async () => { clearInterval(timer) })
+}, { name: 'sessions-prune', dependencies: ['services'] })

@@ -1,0 +1,13 @@
+import type { FastifyRequest } from 'fastify'
+import type { ClientContext } from '../src/auth/sessions.service.js'
+
+const MAX_USER_AGENT = 512
+
+/** What a session records about the client: its User-Agent (capped) and address (TRUST_PROXY-aware). */
+export function clientContext (request: FastifyRequest): ClientContext {
+  const userAgent = request.headers['user-agent']
+  return {
+    userAgent: typeof userAgent === 'string' && userAgent !== '' ? userAgent.slice(0, MAX_USER_AGENT) : null,
+    ip: request.ip === '' ? null : request.ip
+  }
+}

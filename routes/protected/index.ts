@@ -1,0 +1,17 @@
+import type { FastifyPluginAsync } from 'fastify'
+import sessionRoutes from './auth/index.js'
+import usersRoutes from './users/index.js'
+
+/**
+ * Everything registered here needs a valid bearer token of an active user: the hook sits on
+ * this plugin, so a route cannot be added to the folder unprotected.
+ */
+const protectedRoutes: FastifyPluginAsync = async (app) => {
+  // While the database circuit breaker is open: 503 before the token is even looked at.
+  app.addHook('onRequest', app.requireDatabase)
+  app.addHook('onRequest', app.authenticate)
+  await app.register(usersRoutes, { prefix: '/users' })
+  await app.register(sessionRoutes, { prefix: '/auth' })
+}
+
+export default protectedRoutes

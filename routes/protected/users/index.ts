@@ -1,0 +1,79 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { bearerSecurity, problemResponses, Uuid } from '../../../src/schemas/common.js'
+import { AccountDeleteBody, PasswordChangeBody, UserRead, UserUpdateBody } from '../../../src/schemas/users.js'
+import { toUserRead } from '../../../src/users/user-read.js'
+
+const NoContent = Type.Null({ description: 'No content' })
+
+const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/me', {
+    schema: {
+      tags: ['users'],
+      operationId: 'getMe',
+      summary: 'The signed-in user',
+      security: bearerSecurity,
+      response: { 200: Type.Ref(UserRead), ...problemResponses(401) }
+    }
+  }, async (request) => toUserRead(request.currentUser))
+
+  app.get('/:id', {
+    schema: {
+      tags: ['users'],
+      operationId: 'getUser',
+      summary: 'A user by id: your own account, or any account for an admin',
+      security: bearerSecurity,
+      params: Type.Object({ id: Uuid }),
+      response: { 200: Type.Ref(UserRead), ...problemResponses(400, 401, 404) }
+    }
+  }, async (request) => toUserRead(await app.usersService.getVisibleUser(request.currentUser, request.params.id)))
+
+  const updateSchema = (method: 'PATCH' | 'PUT') => ({
+    tags: ['users'],
+    operationId: method === 'PATCH' ? 'updateMe' : 'replaceMe',
+    summary: method === 'PATCH'
+      ? 'Change the signed-in user\'s profile (only the given fields)'
+      : 'Change the signed-in user\'s profile (same as PATCH: merges the given fields)',
+    security: bearerSecurity,
+    body: UserUpdateBody,
+    response: { 200: Type.Ref(UserRead), ...problemResponses(400, 401, 409, 413, 415) }
+  })
+  for (const method of ['PATCH', 'PUT'] as const) {
+    app.route({
+      method,
+      url: '/me',
+      schema: updateSchema(method),
+      handler: async (request) => toUserRead(await app.usersService.updateProfile(request.currentUser, request.body))
+    })
+  }
+
+  app.put('/me/password', {
+    schema: {
+      tags: ['users'],
+      operationId: 'changeMyPassword',
+      summary: 'Change the password (needs the current one)',
+      security: bearerSecurity,
+      body: PasswordChangeBody,
+      response: { 204: NoContent, ...problemResponses(400, 401, 403, 413, 415) }
+    }
+  }, async (request, reply) => {
+    await app.usersService.changePassword(request.currentUser, request.body.current_password, request.body.new_password, request.currentSessionId ?? undefined)
+    return reply.code(204).send(null)
+  })
+
+  app.delete('/me', {
+    schema: {
+      tags: ['users'],
+      operationId: 'deleteMe',
+      summary: 'Delete the account and its data (needs the password)',
+      security: bearerSecurity,
+      body: AccountDeleteBody,
+      response: { 204: NoContent, ...problemResponses(400, 401, 403, 413, 415) }
+    }
+  }, async (request, reply) => {
+    await app.usersService.deleteAccount(request.currentUser, request.body.password)
+    return reply.code(204).send(null)
+  })
+}
+
+export default meRoutes

@@ -1,0 +1,69 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { AuthResponse, LoginBody, RefreshBody, RegisterBody, TokenResponse } from '../../../src/schemas/auth.js'
+import { problemResponses } from '../../../src/schemas/common.js'
+import { toUserRead } from '../../../src/users/user-read.js'
+import { clientContext } from '../../client-context.js'
+import introspectRoute from './introspect.js'
+import tokenRoute from './token.js'
+
+const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // Every route here needs the database: with the breaker open, 503 before any hashing.
+  app.addHook('onRequest', app.requireDatabase)
+  await app.register(tokenRoute)
+  await app.register(introspectRoute)
+
+  app.post('/register', {
+    schema: {
+      tags: ['auth'],
+      operationId: 'register',
+      summary: 'Create an account and sign in',
+      description: 'The email is trimmed and lower-cased; the username keeps its case but is unique regardless of case.',
+      body: RegisterBody,
+      response: {
+        201: Type.Ref(AuthResponse),
+        ...problemResponses(400, 409, 413, 415)
+      }
+    }
+  }, async (request, reply) => {
+    const { user, tokens } = await app.authService.register(app.usersService, request.body, clientContext(request))
+    return reply.code(201)
+      .header('location', `/api/v1/users/${user.id}`)
+      .header('cache-control', 'no-store')
+      .send({ user: toUserRead(user), ...tokens })
+  })
+
+  app.post('/login', {
+    schema: {
+      tags: ['auth'],
+      operationId: 'login',
+      summary: 'Sign in with email or username and password (JSON)',
+      body: LoginBody,
+      response: {
+        200: Type.Ref(AuthResponse),
+        ...problemResponses(400, 401, 403, 413, 415)
+      }
+    }
+  }, async (request, reply) => {
+    const user = await app.authService.verifyCredentials(request.body.login, request.body.password)
+    return reply.header('cache-control', 'no-store')
+      .send({ user: toUserRead(user), ...await app.authService.signIn(user, clientContext(request)) })
+  })
+
+  app.post('/refresh', {
+    schema: {
+      tags: ['auth'],
+      operationId: 'refresh',
+      summary: 'Trade a refresh token for a new access token and a new refresh token (JSON)',
+      description: 'Every refresh token works once: the answer carries its successor. A token used again ' +
+        `within the grace window (REFRESH_REUSE_GRACE_SECONDS) is refused; after it, the whole session ends.`,
+      body: RefreshBody,
+      response: { 200: Type.Ref(TokenResponse), ...problemResponses(400, 413, 415) }
+    }
+  }, async (request, reply) => {
+    return reply.header('cache-control', 'no-store')
+      .send(await app.authService.refresh(request.body.refresh_token, clientContext(request)))
+  })
+}
+
+export default authRoutes

@@ -1,0 +1,81 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import type { FastifyRequest } from 'fastify'
+import { INTROSPECTION_ROLES, Introspector } from '../../../src/auth/introspection.js'
+import { AppError, OAuthError } from '../../../src/errors.js'
+import { setUpOAuthEndpoint } from './oauth-endpoint.js'
+import { OAuthErrorBody } from '../../../src/schemas/auth.js'
+import { bearerSecurity } from '../../../src/schemas/common.js'
+
+const IntrospectionBody = Type.Object({
+  token: Type.Optional(Type.String({ maxLength: 8192, description: 'The token to look at' })),
+  token_type_hint: Type.Optional(Type.String({ maxLength: 64, description: 'access_token or refresh_token (a hint; may be ignored)' }))
+}, { description: 'RFC 7662 §2.1; other parameters are ignored' })
+
+const IntrospectionResponse = Type.Object({
+  active: Type.Boolean(),
+  sub: Type.Optional(Type.String()),
+  exp: Type.Optional(Type.Integer()),
+  iat: Type.Optional(Type.Integer()),
+  iss: Type.Optional(Type.String()),
+  aud: Type.Optional(Type.String()),
+  jti: Type.Optional(Type.String()),
+  client_id: Type.Optional(Type.String()),
+  token_type: Type.Optional(Type.Literal('Bearer')),
+  scope: Type.Optional(Type.String()),
+  roles: Type.Optional(Type.Array(Type.String(), { description: "The account's current roles" })),
+  username: Type.Optional(Type.String()),
+  sid: Type.Optional(Type.String())
+}, { title: 'IntrospectionResponse', description: 'RFC 7662 §2.2; only `active` when the token is not active' })
+
+const REALM = 'Bearer realm="user-service"'
+
+/** How the bearer-token gate's errors read on an OAuth endpoint (RFC 6750 §3.1 codes, RFC 6749 §5.2 shape). */
+function gateError (error: AppError): OAuthError | undefined {
+  switch (error.code) {
+    case 'not_authenticated': return new OAuthError('invalid_token', 'this endpoint needs a bearer token of a service or admin account', 401, { 'www-authenticate': REALM })
+    case 'invalid_token':
+    case 'token_expired': return new OAuthError('invalid_token', error.message, 401, { 'www-authenticate': `${REALM}, error="invalid_token"` })
+    case 'forbidden': return new OAuthError('insufficient_scope', error.message, 403, { 'www-authenticate': `${REALM}, error="insufficient_scope"` })
+    default: return undefined
+  }
+}
+
+const introspectRoute: FastifyPluginAsyncTypebox = async (app) => {
+  await setUpOAuthEndpoint(app, gateError)
+  const introspector = new Introspector(app.db, app.keyStore, app.config.jwt)
+
+  app.post('/introspect', {
+    onRequest: async (request: FastifyRequest, reply) => {
+      await app.authenticate(request, reply)
+      if (!request.currentUser.roles.some((role) => INTROSPECTION_ROLES.includes(role))) {
+        throw new AppError('forbidden', 'introspection needs an account with the role service or admin')
+      }
+    },
+    schema: {
+      tags: ['auth'],
+      operationId: 'introspectToken',
+      summary: 'Token introspection (RFC 7662) for resource servers',
+      description: 'Form-encoded (JSON too) `token` and optional `token_type_hint`. Answers `{"active":false}` for an expired, ' +
+        'revoked, invalid or unknown token. Needs the bearer token of an account with the role `service` or `admin`.',
+      consumes: ['application/x-www-form-urlencoded', 'application/json'],
+      security: bearerSecurity,
+      body: IntrospectionBody,
+      response: {
+        200: IntrospectionResponse,
+        400: Type.Ref(OAuthErrorBody),
+        401: Type.Ref(OAuthErrorBody),
+        403: Type.Ref(OAuthErrorBody),
+        413: Type.Ref(OAuthErrorBody),
+        415: Type.Ref(OAuthErrorBody),
+        503: Type.Ref(OAuthErrorBody)
+      }
+    }
+  }, async (request) => {
+    const token = request.body.token
+    if (token === undefined || token === '') throw new OAuthError('invalid_request', 'token is required')
+    return introspector.introspect(token)
+  })
+}
+
+export default introspectRoute

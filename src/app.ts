@@ -1,0 +1,55 @@
+import type { FastifyPluginAsync } from 'fastify'
+import authPlugin from '../plugins/auth.js'
+import breakerPlugin from '../plugins/breaker.js'
+import configPlugin from '../plugins/config.js'
+import dbPlugin from '../plugins/db.js'
+import errorsPlugin from '../plugins/errors.js'
+import gracefulClosePlugin from '../plugins/graceful-close.js'
+import loadSheddingPlugin from '../plugins/load-shedding.js'
+import metricsPlugin from '../plugins/metrics.js'
+import requestIdPlugin from '../plugins/request-id.js'
+import securityPlugin from '../plugins/security.js'
+import servicesPlugin from '../plugins/services.js'
+import sessionsPrunePlugin from '../plugins/sessions-prune.js'
+import swaggerPlugin from '../plugins/swagger.js'
+import protectedRoutes from '../routes/protected/index.js'
+import authRoutes from '../routes/public/auth/index.js'
+import healthRoutes from '../routes/public/health/index.js'
+import wellKnownRoutes from '../routes/public/well-known/index.js'
+import type { Config } from './config.js'
+import type { DatabaseHandle } from './db/connect.js'
+
+export interface AppOptions {
+  config: Config
+  /** An open database to use instead of opening one from the configuration (tests). */
+  database?: DatabaseHandle
+}
+
+export const API_PREFIX = '/api/v1'
+
+/** The whole service as a plugin: plugins first, then routes. */
+const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
+  await fastify.register(configPlugin, { config: options.config })
+  await fastify.register(requestIdPlugin)
+  await fastify.register(gracefulClosePlugin)
+  await fastify.register(errorsPlugin)
+  await fastify.register(securityPlugin)
+  await fastify.register(loadSheddingPlugin)
+  await fastify.register(breakerPlugin)
+  await fastify.register(dbPlugin, { database: options.database })
+  await fastify.register(authPlugin)
+  await fastify.register(servicesPlugin)
+  await fastify.register(metricsPlugin)
+  await fastify.register(sessionsPrunePlugin)
+  await fastify.register(swaggerPlugin)
+
+  // JSON only, except where a route plugin adds a parser (the OAuth token endpoint).
+  fastify.removeContentTypeParser('text/plain')
+
+  await fastify.register(healthRoutes)
+  await fastify.register(wellKnownRoutes)
+  await fastify.register(authRoutes, { prefix: `${API_PREFIX}/auth` })
+  await fastify.register(protectedRoutes, { prefix: API_PREFIX })
+}
+
+export default app

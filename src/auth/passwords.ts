@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto'
+import { availableParallelism } from 'node:os'
+import argon2 from 'argon2'
+
+/** Argon2 version 1.3, the only one argon2 still produces. */
+const ARGON2_VERSION = 0x13
+
+export interface Argon2Parameters {
+  memoryKib: number
+  timeCost: number
+  parallelism: number
+}
+
+export interface VerifyResult {
+  ok: boolean
+  /** The stored hash was made with weaker parameters (or another algorithm) than today's. */
+  needsRehash: boolean
+}
+
+/**
+ * Runs at most `max` tasks at once; the rest wait in order. argon2 computations are
+ * CPU-bound, so more of them at once than there are cores finish no sooner: they only hold
+ * more of libuv's shared thread pool (which fs and dns also need), and `memoryKib` each.
+ */
+class ConcurrencyLimit {
+  #active = 0
+  readonly #waiting: Array<() => void> = []
+
+  constructor (private readonly max: number) {}
+
+  async run<T> (task: () => Promise<T>): Promise<T> {
+    if (this.#active < this.max) this.#active += 1
+    else await new Promise<void>((resolve) => { this.#waiting.push(resolve) })
+    try {
+      return await task()
+    } finally {
+      // Hand the slot straight to the next waiter, if any.
+      const next = this.#waiting.shift()
+      if (next === undefined) this.#active -= 1
+      else next()
+    }
+  }
+}
+
+/** One argon2 computation per core, process-wide (see docs/performance.md). */
+const hashingSlots = new ConcurrencyLimit(Math.max(1, availableParallelism()))
+
+/**
+ * argon2id hashing. Hashing runs on libuv's thread pool, so the event loop stays free.
+ * `verifyOrDummy` makes an unknown account cost the same as a wrong password.
+ */
+export class PasswordHasher {
+  readonly #options: argon2.HashOptions
+  #dummyHash: Promise<string> | undefined
+
+  constructor (parameters: Argon2Parameters) {
+    this.#options = {
+      type: argon2.argon2id,
+      memoryCost: parameters.memoryKib,
+      timeCost: parameters.timeCost,
+      parallelism: parameters.parallelism
+    }
+  }
+
+  async hash (password: string): Promise<string> {
+    return hashingSlots.run(async () => argon2.hash(password, this.#options))
+  }
+
+  /** Verifies against `storedHash`; with no hash (unknown user, passwordless account) it burns the same time and fails. */
+  async verifyOrDummy (storedHash: string | null | undefined, password: string): Promise<VerifyResult> {
+    if (storedHash === null || storedHash === undefined) {
+      await this.#verifyQuietly(await this.dummyHash(), password)
+      return { ok: false, needsRehash: false }
+    }
+    const ok = await this.#verifyQuietly(storedHash, password)
+    return { ok, needsRehash: ok && this.needsRehash(storedHash) }
+  }
+
+  /** True when the hash is not argon2id or is weaker than today's parameters (never downgrades a stronger one). */
+  needsRehash (storedHash: string): boolean {
+    const match = /^\$argon2id\$v=(\d+)\$([a-z]=\d+(?:,[a-z]=\d+)*)\$/.exec(storedHash)
+    if (match === null) return true
+    const parameters = new Map((match[2] ?? '').split(',').map((pair) => [pair[0], Number(pair.slice(2))]))
+    return Number(match[1]) < ARGON2_VERSION ||
+      (parameters.get('m') ?? 0) < (this.#options.memoryCost ?? 0) ||
+      (parameters.get('t') ?? 0) < (this.#options.timeCost ?? 0)
+  }
+
+  /** A hash of a random password at today's parameters; made once, on first use. */
+  dummyHash (): Promise<string> {
+    this.#dummyHash ??= this.hash(randomBytes(32).toString('base64url'))
+    return this.#dummyHash
+  }
+
+  async #verifyQuietly (storedHash: string, password: string): Promise<boolean> {
+    try {
+      return await hashingSlots.run(async () => argon2.verify(storedHash, password))
+    } catch {
+      // A corrupt stored hash is a failed login, not a 500.
+      return false
+    }
+  }
+}

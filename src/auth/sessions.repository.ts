@@ -1,0 +1,138 @@
+import { sql } from 'kysely'
+import type { SessionRow, UserRow } from '../db/types.js'
+import type { Executor } from '../users/users.repository.js'
+
+export interface NewSession {
+  id: string
+  userId: string
+  expiresAt: Date
+  userAgent: string | null
+  ip: string | null
+}
+
+export async function insertSession (db: Executor, session: NewSession): Promise<SessionRow> {
+  return db.insertInto('sessions').values({
+    id: session.id,
+    user_id: session.userId,
+    expires_at: session.expiresAt,
+    user_agent: session.userAgent,
+    ip: session.ip
+  }).returningAll().executeTakeFirstOrThrow()
+}
+
+export async function insertRefreshToken (db: Executor, sessionId: string, tokenHash: string): Promise<void> {
+  await db.insertInto('refresh_tokens').values({ session_id: sessionId, token_hash: tokenHash }).execute()
+}
+
+/** A refresh token with its session and the database's clock, for the rotation rules. */
+export interface RefreshTokenLookup {
+  session_id: string
+  user_id: string
+  rotated_at: Date | null
+  revoked_at: Date | null
+  expires_at: Date
+  last_used_at: Date
+  user_is_active: boolean
+  now: Date
+}
+
+/** With `lockSession`, the session row stays locked until the transaction ends (refresh vs revoke). */
+export async function findRefreshToken (db: Executor, tokenHash: string, options: { lockSession?: boolean } = {}): Promise<RefreshTokenLookup | undefined> {
+  const query = db.selectFrom('refresh_tokens')
+    .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
+    .innerJoin('users', 'users.id', 'sessions.user_id')
+    .select([
+      'refresh_tokens.session_id',
+      'sessions.user_id',
+      'refresh_tokens.rotated_at',
+      'sessions.revoked_at',
+      'sessions.expires_at',
+      'sessions.last_used_at',
+      'users.is_active as user_is_active',
+      sql<Date>`now()`.as('now')
+    ])
+    .where('refresh_tokens.token_hash', '=', tokenHash)
+  return options.lockSession === true ? query.modifyEnd(sql`for update of sessions`).executeTakeFirst() : query.executeTakeFirst()
+}
+
+/** Marks the token used; false when another request got there first (the row is locked meanwhile). */
+export async function markRotated (db: Executor, tokenHash: string): Promise<boolean> {
+  const result = await db.updateTable('refresh_tokens')
+    .set({ rotated_at: sql`now()` })
+    .where('token_hash', '=', tokenHash)
+    .where('rotated_at', 'is', null)
+    .executeTakeFirst()
+  return result.numUpdatedRows > 0n
+}
+
+export async function touchSession (db: Executor, sessionId: string, userAgent: string | null, ip: string | null): Promise<void> {
+  await db.updateTable('sessions')
+    .set({ last_used_at: sql`now()`, user_agent: userAgent, ip })
+    .where('id', '=', sessionId)
+    .execute()
+}
+
+export interface RevokeFilter {
+  userId?: string
+  sessionId?: string
+  exceptSessionId?: string
+}
+
+/** Ends the matching live sessions; returns how many. */
+export async function revokeSessions (db: Executor, filter: RevokeFilter, reason: string): Promise<number> {
+  let query = db.updateTable('sessions')
+    .set({ revoked_at: sql`now()`, revoked_reason: reason })
+    .where('revoked_at', 'is', null)
+  if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId)
+  if (filter.sessionId !== undefined) query = query.where('id', '=', filter.sessionId)
+  if (filter.exceptSessionId !== undefined) query = query.where('id', '<>', filter.exceptSessionId)
+  const result = await query.executeTakeFirst()
+  return Number(result.numUpdatedRows)
+}
+
+/** The user's sessions that can still be used, newest activity first. */
+export async function listLiveSessions (db: Executor, userId: string, idleDays: number): Promise<SessionRow[]> {
+  return db.selectFrom('sessions')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', sql<Date>`now()`)
+    .where('last_used_at', '>', sql<Date>`now() - make_interval(days => ${idleDays})`)
+    .orderBy('last_used_at', 'desc')
+    .execute()
+}
+
+export async function findSession (db: Executor, sessionId: string): Promise<SessionRow | undefined> {
+  return db.selectFrom('sessions').selectAll().where('id', '=', sessionId).executeTakeFirst()
+}
+
+/**
+ * Deletes ended sessions (revoked, expired, idle) with their refresh tokens. A live session
+ * keeps its used tokens, so reuse is detected for its whole life. Only one instance prunes at
+ * a time: the others skip instead of waiting.
+ */
+export async function pruneSessions (db: Executor, idleDays: number): Promise<{ sessions: number } | null> {
+  const locked = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(hashtext('user-service:prune-sessions')) as locked`.execute(db)
+  if (locked.rows[0]?.locked !== true) return null
+  const sessions = await db.deleteFrom('sessions')
+    .where((eb) => eb.or([
+      eb('revoked_at', 'is not', null),
+      eb('expires_at', '<=', sql<Date>`now()`),
+      eb('last_used_at', '<=', sql<Date>`now() - make_interval(days => ${idleDays})`)
+    ]))
+    .executeTakeFirst()
+  return { sessions: Number(sessions.numDeletedRows) }
+}
+
+/**
+ * The user of an access token and whether its session is still live, in one round trip
+ * (the per-request read of every protected endpoint).
+ */
+export async function findUserWithSession (db: Executor, userId: string, sessionId: string): Promise<(UserRow & { session_live: boolean }) | undefined> {
+  return db.selectFrom('users')
+    .leftJoin('sessions', (join) => join.onRef('sessions.user_id', '=', 'users.id').on('sessions.id', '=', sessionId))
+    .selectAll('users')
+    .select(sql<boolean>`(sessions.id is not null and sessions.revoked_at is null and sessions.expires_at > now())`.as('session_live'))
+    .where('users.id', '=', userId)
+    .executeTakeFirst()
+}

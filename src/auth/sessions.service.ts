@@ -1,0 +1,135 @@
+import { createHash, randomBytes } from 'node:crypto'
+import type { Kysely } from 'kysely'
+import { v7 as uuidv7 } from 'uuid'
+import type { Config } from '../config.js'
+import type { Database, SessionRow } from '../db/types.js'
+import { AppError } from '../errors.js'
+import type { Executor } from '../users/users.repository.js'
+import {
+  findRefreshToken, findSession, insertRefreshToken, insertSession, listLiveSessions, markRotated,
+  pruneSessions, revokeSessions, touchSession, type RefreshTokenLookup
+} from './sessions.repository.js'
+
+/** Who is on the other end of a request, as far as a session list should show it. */
+export interface ClientContext {
+  userAgent: string | null
+  ip: string | null
+}
+
+export interface IssuedRefreshToken {
+  sessionId: string
+  refreshToken: string
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000
+
+/** Opaque refresh tokens carry 256 bits of randomness; only their SHA-256 is stored. */
+export function newRefreshToken (): string {
+  return randomBytes(32).toString('base64url')
+}
+
+export function hashRefreshToken (token: string): string {
+  return createHash('sha256').update(token).digest('base64url')
+}
+
+function invalidGrant (detail: string): AppError {
+  return new AppError('invalid_grant', detail)
+}
+
+/**
+ * Sessions and refresh-token rotation (RFC 9700 §4.14): every refresh replaces the token; a
+ * replaced token presented again within the grace window is a client's parallel request and
+ * is refused without harm, after it is theft and ends the whole session.
+ */
+export class SessionsService {
+  constructor (
+    private readonly db: Kysely<Database>,
+    private readonly settings: Config['sessions']
+  ) {}
+
+  async start (userId: string, context: ClientContext, db: Executor = this.db): Promise<IssuedRefreshToken> {
+    const sessionId = uuidv7()
+    const refreshToken = newRefreshToken()
+    await insertSession(db, {
+      id: sessionId,
+      userId,
+      expiresAt: new Date(Date.now() + this.settings.absoluteDays * DAY_MS),
+      userAgent: context.userAgent,
+      ip: context.ip
+    })
+    await insertRefreshToken(db, sessionId, hashRefreshToken(refreshToken))
+    return { sessionId, refreshToken }
+  }
+
+  /** Rotates `refreshToken`; returns the session's user id and the successor token. */
+  async refresh (refreshToken: string, context: ClientContext): Promise<IssuedRefreshToken & { userId: string }> {
+    const tokenHash = hashRefreshToken(refreshToken)
+    // One transaction holding the session row: a logout or revocation cannot slip in between
+    // the checks and the rotation, and a reuse's revocation commits before the refusal.
+    const outcome = await this.db.transaction().execute(async (trx): Promise<string | IssuedRefreshToken & { userId: string }> => {
+      const found = await findRefreshToken(trx, tokenHash, { lockSession: true })
+      if (found === undefined) return 'the refresh token is not valid'
+      const unusable = this.#whyUnusable(found)
+      if (unusable !== null) return unusable
+      if (found.rotated_at !== null) return this.#reused(trx, found)
+      // Parallel refreshes of one token: only the first one rotates it.
+      if (!await markRotated(trx, tokenHash)) return 'the refresh token was already used'
+      const next = newRefreshToken()
+      await insertRefreshToken(trx, found.session_id, hashRefreshToken(next))
+      await touchSession(trx, found.session_id, context.userAgent, context.ip)
+      return { sessionId: found.session_id, refreshToken: next, userId: found.user_id }
+    })
+    if (typeof outcome === 'string') throw invalidGrant(outcome)
+    return outcome
+  }
+
+  #whyUnusable (found: RefreshTokenLookup): string | null {
+    if (found.revoked_at !== null) return 'the session of this refresh token has ended'
+    if (!found.user_is_active) return 'this account is disabled'
+    const idleLimit = found.last_used_at.getTime() + this.settings.idleDays * DAY_MS
+    if (found.expires_at <= found.now || idleLimit <= found.now.getTime()) return 'the session has expired'
+    return null
+  }
+
+  /** A rotated token again: within the grace window a client's race, after it a theft. */
+  async #reused (trx: Executor, found: RefreshTokenLookup): Promise<string> {
+    const sinceRotation = found.now.getTime() - (found.rotated_at?.getTime() ?? 0)
+    if (sinceRotation <= this.settings.reuseGraceSeconds * 1000) return 'the refresh token was already used'
+    await revokeSessions(trx, { sessionId: found.session_id }, 'refresh_token_reuse')
+    return 'the refresh token was already used; the session has been ended for safety'
+  }
+
+  /** Ends the session of a refresh token, if it is one of ours (RFC 7009: unknown tokens are fine). */
+  async revokeByRefreshToken (refreshToken: string): Promise<boolean> {
+    const found = await findRefreshToken(this.db, hashRefreshToken(refreshToken))
+    if (found === undefined) return false
+    await revokeSessions(this.db, { sessionId: found.session_id }, 'revoked')
+    return true
+  }
+
+  async end (sessionId: string, reason: string): Promise<void> {
+    await revokeSessions(this.db, { sessionId }, reason)
+  }
+
+  async endAll (userId: string, reason: string): Promise<number> {
+    return revokeSessions(this.db, { userId }, reason)
+  }
+
+  /** Ends one of the user's own live sessions; someone else's (or an ended one) is not found. */
+  async endOwn (userId: string, sessionId: string): Promise<void> {
+    const session = await findSession(this.db, sessionId)
+    if (session === undefined || session.user_id !== userId || session.revoked_at !== null) {
+      throw new AppError('not_found', 'no such session')
+    }
+    await revokeSessions(this.db, { sessionId }, 'ended_by_user')
+  }
+
+  async list (userId: string): Promise<SessionRow[]> {
+    return listLiveSessions(this.db, userId, this.settings.idleDays)
+  }
+
+  /** Deletes ended sessions; null when another instance is pruning right now. */
+  async prune (): Promise<{ sessions: number } | null> {
+    return this.db.transaction().execute((trx) => pruneSessions(trx, this.settings.idleDays))
+  }
+}

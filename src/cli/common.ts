@@ -1,0 +1,54 @@
+import { loadConfig, type Config } from '../config.js'
+import { openDatabase, type DatabaseHandle } from '../db/connect.js'
+
+/** Where a command writes and reads; the real process streams, or test doubles. */
+export interface CliIo {
+  stdout: { write: (text: string) => unknown }
+  stderr: { write: (text: string) => unknown }
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean }
+  env: NodeJS.ProcessEnv
+}
+
+export interface CliOptions {
+  /** Also read a `.env` file from the working directory (the real entry point does). */
+  dotenv?: boolean
+}
+
+export const EXIT_OK = 0
+export const EXIT_FAILURE = 1
+export const EXIT_USAGE = 2
+export const EXIT_PENDING_MIGRATIONS = 3
+
+/** A failure with a one-line message for stderr and the exit code it maps to. */
+export class CliError extends Error {
+  override name = 'CliError'
+
+  constructor (message: string, readonly exitCode: number = EXIT_FAILURE) {
+    super(message)
+  }
+}
+
+export function usageError (message: string): CliError {
+  return new CliError(`${message} (see "user-service help")`, EXIT_USAGE)
+}
+
+export function configFor (io: CliIo, options: CliOptions): Config {
+  return loadConfig(io.env, { dotenv: options.dotenv ?? false })
+}
+
+/** Opens the configured database, runs `work`, and always closes it so the process can exit. */
+export async function withDatabase<T> (config: Config, work: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
+  if (config.database.kind === 'pglite' && config.database.dataDir === null) {
+    throw new CliError('DATABASE_URL=memory:// is an in-memory database that is gone when this command exits; set DATABASE_URL to PostgreSQL or DATA_DIR to a directory', EXIT_USAGE)
+  }
+  const handle = await openDatabase(config.database)
+  try {
+    return await work(handle)
+  } finally {
+    await handle.close()
+  }
+}
+
+export function plural (count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? '' : 's'}`
+}

@@ -1,0 +1,104 @@
+import { parseArgs } from 'node:util'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { PasswordHasher } from '../auth/passwords.js'
+import { migrateToLatest, pendingMigrations } from '../db/migrator.js'
+import { AppError } from '../errors.js'
+import { RegisterBody, type RegisterBodyType } from '../schemas/auth.js'
+import { findNulBytes } from '../schemas/nul-bytes.js'
+import { UsersService } from '../users/users.service.js'
+import { CliError, configFor, EXIT_FAILURE, EXIT_OK, EXIT_PENDING_MIGRATIONS, EXIT_USAGE, plural, usageError, withDatabase, type CliIo, type CliOptions } from './common.js'
+
+/** The register endpoint's body schema: the CLI accepts exactly what the API accepts. */
+const registerBody = TypeCompiler.Compile(RegisterBody)
+
+/** How each field is given on the command line, for error messages. */
+const fieldSources: Record<string, string> = {
+  email: '--email',
+  username: '--username',
+  full_name: '--full-name',
+  password: 'password'
+}
+
+/** `create-admin --email E --username U [--full-name N]`; the password from ADMIN_PASSWORD or stdin. */
+export async function createAdminCommand (args: string[], io: CliIo, options: CliOptions): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      email: { type: 'string' },
+      username: { type: 'string' },
+      'full-name': { type: 'string' }
+    },
+    allowPositionals: true,
+    strict: true
+  })
+  if (positionals.length > 0) throw usageError(`unexpected argument "${positionals[0] ?? ''}"`)
+  if (values.email === undefined) throw usageError('create-admin needs --email')
+  if (values.username === undefined) throw usageError('create-admin needs --username')
+  const config = configFor(io, options)
+
+  const input: RegisterBodyType = {
+    email: values.email,
+    username: values.username,
+    password: await readPassword(io),
+    ...(values['full-name'] === undefined ? {} : { full_name: values['full-name'] })
+  }
+  validate(input)
+
+  return withDatabase(config, async ({ db }) => {
+    if (config.migrateOnStart) {
+      const applied = await migrateToLatest(db)
+      if (applied.length > 0) io.stderr.write(`user-service: applied ${plural(applied.length, 'migration')}: ${applied.join(', ')}\n`)
+    } else {
+      const pending = await pendingMigrations(db)
+      if (pending.length > 0) {
+        throw new CliError(`the database has ${plural(pending.length, 'pending migration')} (${pending.join(', ')}); run "user-service migrate up" first or set MIGRATE_ON_START=true`, EXIT_PENDING_MIGRATIONS)
+      }
+    }
+
+    const users = new UsersService(db, new PasswordHasher(config.argon2))
+    try {
+      const { user } = await users.register({ ...input, roles: ['user', 'admin'] })
+      io.stdout.write(`created admin ${user.username} (${user.id}) <${user.email}>\n`)
+      return EXIT_OK
+    } catch (error) {
+      if (error instanceof AppError && (error.code === 'email_taken' || error.code === 'username_taken')) {
+        throw new CliError(error.message, EXIT_FAILURE)
+      }
+      throw error
+    }
+  })
+}
+
+/** ADMIN_PASSWORD, else all of stdin minus one trailing newline. Never a default. */
+async function readPassword (io: CliIo): Promise<string> {
+  const fromEnv = io.env.ADMIN_PASSWORD
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv
+  if (io.stdin.isTTY === true) {
+    throw new CliError('no password given: set ADMIN_PASSWORD or pipe the password on stdin', EXIT_USAGE)
+  }
+  const chunks: Buffer[] = []
+  for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk)
+  const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '')
+  if (password === '') throw new CliError('no password given: set ADMIN_PASSWORD or pipe the password on stdin', EXIT_USAGE)
+  return password
+}
+
+function validate (input: RegisterBodyType): void {
+  const problems: string[] = findNulBytes(input, '').map((path) => `${fieldName(path)} must not contain NUL bytes`)
+  if (problems.length === 0) {
+    const seen = new Set<string>()
+    for (const error of registerBody.Errors(input)) {
+      const field = fieldName(error.path)
+      if (seen.has(field)) continue
+      seen.add(field)
+      const description = typeof error.schema.description === 'string' ? ` (${error.schema.description})` : ''
+      problems.push(`invalid ${field}: ${error.message}${description}`)
+    }
+  }
+  if (problems.length > 0) throw new CliError(problems.join('; '), EXIT_USAGE)
+}
+
+function fieldName (path: string): string {
+  const key = path.split('/')[1] ?? ''
+  return fieldSources[key] ?? key
+}

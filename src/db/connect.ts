@@ -1,0 +1,68 @@
+import { mkdir } from 'node:fs/promises'
+import { PGlite } from '@electric-sql/pglite'
+import { Kysely, PostgresDialect } from 'kysely'
+import pg from 'pg'
+import type { Config } from '../config.js'
+import { GuardSlot, GuardedDialect } from './guarded-dialect.js'
+import { PGliteDialect } from './pglite-dialect.js'
+import type { Database } from './types.js'
+
+export type DatabaseKind = 'postgres' | 'pglite'
+
+/** An open database: the Kysely handle plus what is needed to close it. */
+export interface DatabaseHandle {
+  db: Kysely<Database>
+  kind: DatabaseKind
+  close: () => Promise<void>
+  /** Every database call goes through this guard; the app installs its circuit breaker in it. */
+  guard: GuardSlot
+  /** The pg pool (PostgreSQL only), for pool metrics. */
+  pool?: pg.Pool
+}
+
+/** Timeouts enforced by the PostgreSQL driver and server (0 = none). */
+export interface PostgresTimeouts {
+  statementMs: number
+  connectMs: number
+}
+
+export async function openDatabase (settings: Config['database'], timeouts?: PostgresTimeouts): Promise<DatabaseHandle> {
+  if (settings.kind === 'postgres') return openPostgres(settings.url, settings.poolMax, timeouts)
+  if (settings.dataDir !== null) await mkdir(settings.dataDir, { recursive: true })
+  const pglite = settings.dataDir === null ? new PGlite() : new PGlite(settings.dataDir)
+  await pglite.waitReady
+  return wrapPGlite(pglite)
+}
+
+export function openPostgres (connectionString: string, poolMax: number, timeouts?: PostgresTimeouts): DatabaseHandle {
+  const pool = new pg.Pool({
+    connectionString,
+    max: poolMax,
+    application_name: 'user-service',
+    // Connecting and waiting for a free pooled connection both give up after connectMs.
+    ...(timeouts === undefined || timeouts.connectMs === 0 ? {} : { connectionTimeoutMillis: timeouts.connectMs }),
+    ...(timeouts === undefined || timeouts.statementMs === 0 ? {} : { statement_timeout: timeouts.statementMs })
+  })
+  // An idle client that loses its server emits 'error'; without a listener that kills the process.
+  pool.on('error', () => {})
+  // So does a checked-out client between two queries (Kysely adds no listener): the failed
+  // query reports it, and the pool discards the broken client when it is released.
+  pool.on('connect', (client) => { client.on('error', () => {}) })
+  const guard = new GuardSlot()
+  const db = new Kysely<Database>({ dialect: new GuardedDialect(new PostgresDialect({ pool }), guard) })
+  return { db, kind: 'postgres', close: () => db.destroy(), guard, pool }
+}
+
+export function wrapPGlite (pglite: PGlite): DatabaseHandle {
+  const guard = new GuardSlot()
+  const db = new Kysely<Database>({ dialect: new GuardedDialect(new PGliteDialect(pglite), guard) })
+  return {
+    db,
+    kind: 'pglite',
+    guard,
+    close: async () => {
+      await db.destroy()
+      await pglite.close()
+    }
+  }
+}

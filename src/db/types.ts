@@ -1,0 +1,64 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
+
+export interface UsersTable {
+  id: string
+  email: string
+  username: string
+  hashed_password: string | null
+  full_name: string | null
+  is_active: Generated<boolean>
+  roles: ColumnType<string[], string[] | undefined, string[]>
+  password_changed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export type UserRow = Selectable<UsersTable>
+export type NewUserRow = Insertable<UsersTable>
+export type UserUpdate = Updateable<UsersTable>
+
+export interface SigningKeysTable {
+  kid: string
+  algorithm: string
+  public_key: string
+  private_key: string
+  created_at: Timestamp
+  retired_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+  /** `active` (the newest active key signs) or `retired` (verifies and is published until `not_after`). */
+  status: ColumnType<'active' | 'retired', 'active' | 'retired' | undefined, 'active' | 'retired'>
+  activated_at: Timestamp
+  not_after: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+}
+
+export type SigningKeyRow = Selectable<SigningKeysTable>
+export type NewSigningKeyRow = Insertable<SigningKeysTable>
+
+export interface SessionsTable {
+  id: string
+  user_id: string
+  created_at: Timestamp
+  last_used_at: Timestamp
+  expires_at: ColumnType<Date, Date | string, Date | string>
+  user_agent: string | null
+  ip: string | null
+  revoked_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+  revoked_reason: string | null
+}
+
+export type SessionRow = Selectable<SessionsTable>
+
+export interface RefreshTokensTable {
+  token_hash: string
+  session_id: string
+  created_at: Timestamp
+  rotated_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+}
+
+export interface Database {
+  users: UsersTable
+  signing_keys: SigningKeysTable
+  sessions: SessionsTable
+  refresh_tokens: RefreshTokensTable
+}

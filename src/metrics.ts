@@ -1,0 +1,92 @@
+import type { EventEmitter } from 'node:events'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type pg from 'pg'
+import type { DatabaseBreaker } from './db/breaker.js'
+
+/** What each breaker state reads as in `db_breaker_state`. */
+export const BREAKER_STATE_VALUES = { closed: 0, half_open: 1, open: 2 } as const
+
+/** The opossum events counted in `db_breaker_events_total`. */
+const BREAKER_EVENTS = ['success', 'failure', 'reject', 'timeout', 'open', 'halfOpen', 'close'] as const
+
+/**
+ * The service's Prometheus metrics, in a registry of their own (one per app instance, so
+ * several apps in one process — the tests — do not collide in prom-client's global registry).
+ */
+export class ServiceMetrics {
+  readonly registry = new Registry()
+  readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>
+  readonly logins: Counter<'result'>
+  readonly passwordHashing: Histogram<'operation'>
+
+  constructor () {
+    const registers = [this.registry]
+    collectDefaultMetrics({ register: this.registry })
+    this.httpDuration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by route (the route pattern, not the URL) and status code',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers
+    })
+    this.logins = new Counter({
+      name: 'auth_logins_total',
+      help: 'Password logins (/auth/login and the password grant) by result: success or failure (wrong credentials, disabled account)',
+      labelNames: ['result'],
+      registers
+    })
+    this.passwordHashing = new Histogram({
+      name: 'password_hash_duration_seconds',
+      help: 'argon2id work by operation: hash (registration, password change, rehash) or verify (login, password checks)',
+      labelNames: ['operation'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers
+    })
+  }
+
+  /** `db_breaker_state` (0 closed, 1 half-open, 2 open) and `db_breaker_events_total{event}`. */
+  watchBreaker (breaker: DatabaseBreaker): void {
+    new Gauge({
+      name: 'db_breaker_state',
+      help: 'Database circuit breaker: 0 closed, 1 half-open (probing), 2 open (database calls refused)',
+      registers: [this.registry],
+      collect () { this.set(BREAKER_STATE_VALUES[breaker.state]) }
+    })
+    const events = new Counter({
+      name: 'db_breaker_events_total',
+      help: 'Database circuit breaker events: success, failure (infrastructure errors only), reject (refused while open), timeout, open, halfOpen, close',
+      labelNames: ['event'],
+      registers: [this.registry]
+    })
+    const circuit: EventEmitter = breaker.circuit
+    for (const event of BREAKER_EVENTS) {
+      events.inc({ event }, 0)
+      circuit.on(event, () => { events.inc({ event }) })
+    }
+  }
+
+  /** `db_pool_connections{state}`: total, idle and waiting clients of the pg pool. */
+  watchPool (pool: pg.Pool): void {
+    new Gauge({
+      name: 'db_pool_connections',
+      help: 'PostgreSQL connection pool: total (open), idle, and waiting (requests queued for a connection)',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect () {
+        this.set({ state: 'total' }, pool.totalCount)
+        this.set({ state: 'idle' }, pool.idleCount)
+        this.set({ state: 'waiting' }, pool.waitingCount)
+      }
+    })
+  }
+
+  /** Times `work` into the password hashing histogram. */
+  async timeHashing<T> (operation: 'hash' | 'verify', work: () => Promise<T>): Promise<T> {
+    const end = this.passwordHashing.startTimer({ operation })
+    try {
+      return await work()
+    } finally {
+      end()
+    }
+  }
+}

@@ -1,0 +1,72 @@
+import { Type, type TSchema } from '@sinclair/typebox'
+
+export const Uuid = Type.String({ format: 'uuid', description: 'A UUID', examples: ['0193a8f0-6b7c-7a3e-9a51-0f1d2e3c4b5a'] })
+
+export const Email = Type.String({
+  minLength: 3,
+  maxLength: 320,
+  // Surrounding spaces are allowed: the service trims and lower-cases the address.
+  pattern: '^\\s*[^\\s@]+@[^\\s@]+\\.[^\\s@]+\\s*$',
+  description: 'An email address; trimmed and lower-cased before it is stored or compared',
+  examples: ['alice@example.com']
+})
+
+export const Username = Type.String({
+  minLength: 3,
+  maxLength: 32,
+  pattern: '^[A-Za-z0-9_.-]+$',
+  description: '3-32 characters of A-Z a-z 0-9 _ . -; unique regardless of case',
+  examples: ['alice']
+})
+
+export const Password = Type.String({
+  minLength: 8,
+  maxLength: 128,
+  description: '8-128 characters; any characters but NUL; never truncated',
+  examples: ['correct horse battery staple']
+})
+
+export const FullName = Type.String({ maxLength: 200, description: 'Display name, up to 200 characters', examples: ['Alice Liddell'] })
+
+const FieldError = Type.Object({
+  path: Type.String({ description: 'JSON Pointer to the offending field, e.g. /email' }),
+  message: Type.String()
+})
+
+/** RFC 9457 problem details, as every non-OAuth endpoint answers errors. */
+export const Problem = Type.Object({
+  type: Type.String({ examples: ['about:blank'] }),
+  title: Type.String(),
+  status: Type.Integer(),
+  detail: Type.String(),
+  instance: Type.String(),
+  code: Type.String({ description: 'Stable machine-readable code, e.g. email_taken' }),
+  request_id: Type.String(),
+  errors: Type.Optional(Type.Array(FieldError))
+}, { $id: 'Problem', title: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' })
+
+const problemDescriptions: Record<number, string> = {
+  400: 'Bad request: malformed JSON or a field that fails validation',
+  401: 'No valid bearer token (see WWW-Authenticate), or wrong credentials',
+  403: 'Refused: wrong password, or the account is disabled',
+  404: 'Not found',
+  409: 'Conflict: the email or username is taken',
+  413: 'The body is larger than BODY_LIMIT_BYTES',
+  415: 'The body is not application/json',
+  503: 'The database is unavailable or not ready'
+}
+
+/** Response schemas for the given error statuses, all served as application/problem+json. */
+export function problemResponses<S extends number> (...statuses: S[]): Record<S, TSchema> {
+  const responses = {} as Record<S, TSchema>
+  for (const status of statuses) {
+    responses[status] = Type.Unsafe({
+      description: problemDescriptions[status] ?? 'Error',
+      content: { 'application/problem+json': { schema: Type.Ref(Problem) } }
+    })
+  }
+  return responses
+}
+
+/** OpenAPI security requirement of protected operations: either scheme will do. */
+export const bearerSecurity: Array<Record<string, string[]>> = [{ OAuth2PasswordBearer: [] }, { bearerAuth: [] }]

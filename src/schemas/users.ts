@@ -1,0 +1,32 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Email, FullName, Password, Username, Uuid } from './common.js'
+
+export const UserRead = Type.Object({
+  id: Uuid,
+  email: Type.String({ examples: ['alice@example.com'] }),
+  username: Type.String({ examples: ['Alice'] }),
+  full_name: Type.Union([Type.String(), Type.Null()]),
+  is_active: Type.Boolean(),
+  roles: Type.Array(Type.String(), { examples: [['user']] }),
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' })
+}, { $id: 'UserRead', title: 'UserRead', additionalProperties: false })
+export type UserReadType = Static<typeof UserRead>
+
+export const UserUpdateBody = Type.Object({
+  full_name: Type.Optional(Type.Union([FullName, Type.Null()])),
+  email: Type.Optional(Email),
+  username: Type.Optional(Username)
+}, { additionalProperties: false, minProperties: 1 })
+export type UserUpdateBodyType = Static<typeof UserUpdateBody>
+
+export const PasswordChangeBody = Type.Object({
+  current_password: Type.String({ minLength: 1, maxLength: 1024 }),
+  new_password: Password
+}, { additionalProperties: false })
+export type PasswordChangeBodyType = Static<typeof PasswordChangeBody>
+
+export const AccountDeleteBody = Type.Object({
+  password: Type.String({ minLength: 1, maxLength: 1024 })
+}, { additionalProperties: false })
+export type AccountDeleteBodyType = Static<typeof AccountDeleteBody>

@@ -1,0 +1,40 @@
+import closeWithGrace from 'close-with-grace'
+import Fastify from 'fastify'
+import app from './app.js'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { serverOptions } from './server-options.js'
+
+/** Starts the service and stops it cleanly on SIGINT/SIGTERM. */
+export async function serve (config: Config): Promise<void> {
+  const server = Fastify(serverOptions(config))
+  await server.register(app, { config })
+
+  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+    if (err !== undefined) server.log.error({ err }, 'shutting down after an unexpected error')
+    else server.log.info({ signal }, 'shutting down')
+    await server.close()
+  })
+
+  await server.listen({ port: config.port, host: config.host })
+  server.log.info({ publicUrl: config.publicUrl, database: config.database.kind, docs: `${config.publicUrl}/docs` }, 'user-service is ready')
+}
+
+export function loadConfigOrExit (): Config {
+  try {
+    return loadConfig(process.env, { dotenv: true })
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`user-service: ${error.message}\n`)
+      process.exit(2)
+    }
+    throw error
+  }
+}
+
+const isEntry = import.meta.url === new URL(process.argv[1] ?? '', 'file://').href
+if (isEntry) {
+  serve(loadConfigOrExit()).catch((error: unknown) => {
+    process.stderr.write(`user-service: failed to start: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.exit(1)
+  })
+}

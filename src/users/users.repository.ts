@@ -1,0 +1,31 @@
+import { sql, type Kysely, type Transaction } from 'kysely'
+import type { Database, NewUserRow, UserRow, UserUpdate } from '../db/types.js'
+
+/** The database itself or an open transaction: repositories work with either. */
+export type Executor = Kysely<Database> | Transaction<Database>
+
+export async function findUserById (db: Executor, id: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
+}
+
+/** Finds by email when `login` has an @ (emails are stored lower-cased), else by username, ignoring case. */
+export async function findUserByLogin (db: Executor, login: string): Promise<UserRow | undefined> {
+  const normalized = login.trim().toLowerCase()
+  const query = db.selectFrom('users').selectAll()
+  return normalized.includes('@')
+    ? query.where('email', '=', normalized).executeTakeFirst()
+    : query.where(sql<string>`lower(username)`, '=', normalized).executeTakeFirst()
+}
+
+export async function insertUser (db: Executor, row: NewUserRow): Promise<UserRow> {
+  return db.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow()
+}
+
+export async function updateUser (db: Executor, id: string, changes: UserUpdate): Promise<UserRow | undefined> {
+  return db.updateTable('users').set(changes).where('id', '=', id).returningAll().executeTakeFirst()
+}
+
+export async function deleteUser (db: Executor, id: string): Promise<boolean> {
+  const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst()
+  return result.numDeletedRows > 0n
+}
