@@ -1,0 +1,39 @@
+import t from 'tap'
+import { buildApp, registerAccount, testDatabaseKind } from '../helper.js'
+import { decodeJwt } from './jwt-forge.js'
+
+const GRACE_SECONDS = 3
+
+t.test(`20 parallel refreshes of one token on two instances sharing the ${testDatabaseKind()} database`, async (t) => {
+  const env = { REFRESH_REUSE_GRACE_SECONDS: String(GRACE_SECONDS) }
+  const first = await buildApp(t, { env })
+  const second = await buildApp(t, { env, database: first.database })
+  const account = await registerAccount(first.app)
+  const login = await first.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: account.email, password: account.password } })
+  const original = login.json<{ access_token: string, refresh_token: string }>()
+  const sid = decodeJwt(original.access_token).payload.sid as string
+
+  const responses = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? first : second).app.inject({
+    method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: original.refresh_token }
+  })))
+  const statuses = responses.map((response) => response.statusCode)
+  t.notOk(statuses.some((status) => status >= 500), 'no 5xx')
+  t.equal(statuses.filter((status) => status === 200).length, 1, 'exactly one refresh wins')
+  t.ok(responses.filter((response) => response.statusCode !== 200).every((response) => response.statusCode === 400 && /already used/.test(response.json().detail)),
+    'the others are told the token was already used')
+
+  const live = await first.app.db.selectFrom('refresh_tokens').select('token_hash').where('session_id', '=', sid).where('rotated_at', 'is', null).execute()
+  t.equal(live.length, 1, 'one live successor')
+  const session = await first.app.db.selectFrom('sessions').selectAll().where('id', '=', sid).executeTakeFirstOrThrow()
+  t.equal(session.revoked_at, null, 'the session survives the race')
+
+  const winner = responses.find((response) => response.statusCode === 200)?.json<{ refresh_token: string }>()
+  const next = await second.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: winner?.refresh_token } })
+  t.equal(next.statusCode, 200, 'the successor works on the other instance')
+
+  await new Promise((resolve) => setTimeout(resolve, GRACE_SECONDS * 1000 + 300))
+  const replay = await second.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: original.refresh_token } })
+  t.equal(replay.statusCode, 400)
+  const revoked = await first.app.db.selectFrom('sessions').selectAll().where('id', '=', sid).executeTakeFirstOrThrow()
+  t.equal(revoked.revoked_reason, 'refresh_token_reuse', 'a replay after the window ends the session')
+})

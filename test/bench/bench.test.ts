@@ -1,0 +1,58 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { childEnv } from '../helper.js'
+
+// Smoke test of `npm run bench`: a 1-second run of one scenario on PGlite. It checks the shape
+// of the output (table, JSON file), not the speed.
+t.test('bench: a 1-second users/me run prints the table and writes the JSON file', async (t) => {
+  const resultsDir = t.testdir()
+  const child = spawn(process.execPath, [
+    '--import', 'tsx', 'bench/run.ts',
+    '--server', 'src', '--scenario', 'me', '--duration', '1', '--connections', '2', '--results-dir', resultsDir
+  ], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const [code] = await once(child, 'exit') as [number | null]
+  t.equal(code, 0, `bench exits 0\n${stderr}`)
+
+  const lines = stdout.split('\n')
+  t.match(stdout, /user-service bench: pglite, \d+ cpus, node v\d+/)
+  t.ok(lines.some((line) => /^scenario\s+metric\s+service\s+baseline\s+ratio\s+target$/.test(line)), 'table header')
+  t.ok(lines.some((line) => /^GET \/api\/v1\/users\/me\s+req\/s\s+[\d,]+\s+[\d,]+ \(bare fastify\)\s+\d+\.\d\d\s+>= 0\.40 (met|MISSED)$/.test(line)), 'users/me row with ratio and target')
+  t.ok(lines.some((line) => /^GET \/api\/v1\/users\/me\s+p50 \/ p99 ms\s+[\d.]+ \/ [\d.]+/.test(line)), 'latency row')
+  t.ok(lines.some((line) => /^service memory\s+RSS idle \/ peak\s+[\d.,]+ MiB \/ [\d.,]+ MiB/.test(line)), 'memory row')
+  t.notOk(lines.some((line) => line.startsWith('warning:')), 'no errors or non-2xx responses')
+
+  const files = readdirSync(resultsDir).filter((name) => name.endsWith('.json'))
+  t.equal(files.length, 1, 'one results file')
+  t.match(stdout, new RegExp(`results: .*${files[0]?.replace(/[.]/g, '\\.')}`))
+  const report = JSON.parse(readFileSync(join(resultsDir, files[0] ?? ''), 'utf8')) as Record<string, unknown>
+  t.match(report, {
+    timestamp: String,
+    machine: { cpus: Number, node: process.version },
+    database: 'pglite',
+    server: 'src',
+    options: { duration: 1, connections: 2, scenarios: ['me'] },
+    argon2: { memoryKib: Number, timeCost: Number, parallelism: Number },
+    results: {
+      me: {
+        service: { rps: Number, p50: Number, p99: Number, ok: Number, non2xx: 0, errors: 0 },
+        bare: { rps: Number, p50: Number, p99: Number },
+        ratio: Number,
+        rssPeakMiB: Number
+      }
+    },
+    memory: { idleMiB: Number, peakMiB: Number, afterMiB: Number },
+    targets: [{ name: 'users/me vs bare route', target: '>= 0.40', value: Number, met: Boolean }],
+    errors: [],
+    table: Array
+  })
+  const me = (report.results as { me: { service: { ok: number }, ratio: number } }).me
+  t.ok(me.service.ok > 0 && me.ratio > 0, 'requests were answered')
+  t.notOk('login' in (report.results as object), 'only the chosen scenario ran')
+})

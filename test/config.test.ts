@@ -1,0 +1,62 @@
+import t from 'tap'
+import { ConfigError, loadConfig } from '../src/config.js'
+
+t.test('defaults: embedded PGlite under ./data, RS256, OWASP argon2 parameters', async (t) => {
+  const config = loadConfig({})
+  t.equal(config.port, 3000)
+  t.equal(config.host, '127.0.0.1')
+  t.equal(config.publicUrl, 'http://127.0.0.1:3000')
+  t.same(config.database, { kind: 'pglite', dataDir: './data' })
+  t.equal(config.migrateOnStart, true)
+  t.same(config.jwt, { algorithm: 'RS256', secretKey: null, expireMinutes: 15, issuer: 'http://127.0.0.1:3000', audience: 'user-service' })
+  t.same(config.argon2, { memoryKib: 19456, timeCost: 2, parallelism: 1 })
+  t.equal(config.bodyLimitBytes, 1048576)
+  t.equal(config.trustProxy, false)
+})
+
+t.test('derived values', async (t) => {
+  t.same(loadConfig({ DATABASE_URL: 'memory://' }).database, { kind: 'pglite', dataDir: null })
+  const pg = loadConfig({ DATABASE_URL: 'postgres://db/app', DB_POOL_MAX: '4' })
+  t.same(pg.database, { kind: 'postgres', url: 'postgres://db/app', poolMax: 4 })
+  t.equal(pg.migrateOnStart, false, 'no auto-migrate on PostgreSQL by default')
+  t.equal(loadConfig({ DATABASE_URL: 'postgres://db/app', MIGRATE_ON_START: 'true' }).migrateOnStart, true)
+  const urls = loadConfig({ PUBLIC_URL: 'https://auth.example.com/', JWT_AUDIENCE: 'orders' })
+  t.equal(urls.publicUrl, 'https://auth.example.com')
+  t.equal(urls.jwt.issuer, 'https://auth.example.com')
+  t.equal(urls.jwt.audience, 'orders')
+  t.equal(loadConfig({ HOST: '::1', PORT: '8080' }).publicUrl, 'http://[::1]:8080')
+  t.same(loadConfig({ CORS_ORIGINS: 'https://a.example, https://b.example' }).corsOrigins, ['https://a.example', 'https://b.example'])
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true)
+  t.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2)
+  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8,127.0.0.1' }).trustProxy, ['10.0.0.0/8', '127.0.0.1'])
+})
+
+t.test('a bad value is refused with a message naming the variable', async (t) => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ PORT: 'abc' }, /PORT/],
+    [{ PORT: '70000' }, /PORT/],
+    [{ JWT_ALGORITHM: 'none' }, /JWT_ALGORITHM/],
+    [{ JWT_EXPIRE_MINUTES: '0' }, /JWT_EXPIRE_MINUTES/],
+    [{ DATABASE_URL: 'mysql://x' }, /DATABASE_URL/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    [{ MIGRATE_ON_START: 'maybe' }, /MIGRATE_ON_START/],
+    [{ ARGON2_MEMORY_KIB: '10' }, /ARGON2_MEMORY_KIB/],
+    [{ TRUST_PROXY: 'everyone' }, /TRUST_PROXY/],
+    [{ JWT_ALGORITHM: 'HS256' }, /JWT_SECRET_KEY is required/],
+    [{ JWT_ALGORITHM: 'HS256', JWT_SECRET_KEY: 'too-short-secret' }, /JWT_SECRET_KEY must be at least 32 bytes/]
+  ]
+  for (const [env, message] of cases) {
+    t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env))
+  }
+  t.ok(new ConfigError('x') instanceof Error)
+})
+
+t.test('NODE_ENV=production refuses insecure settings', async (t) => {
+  const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/app', KEYS_ENCRYPTION_KEY: 'k'.repeat(32) }
+  t.throws(() => loadConfig({ NODE_ENV: 'production' }), { message: /DATABASE_URL must point at PostgreSQL/ }, 'embedded DB')
+  t.equal(loadConfig({ NODE_ENV: 'production', ALLOW_EMBEDDED_DB: 'true', KEYS_ENCRYPTION_KEY: 'k'.repeat(32) }).database.kind, 'pglite', 'unless explicitly allowed')
+  t.throws(() => loadConfig({ ...production, JWT_ALGORITHM: 'HS256', JWT_SECRET_KEY: 'short' }), { message: /JWT_SECRET_KEY/ })
+  t.throws(() => loadConfig({ ...production, ARGON2_MEMORY_KIB: '4096' }), { message: /ARGON2_MEMORY_KIB/ })
+  t.throws(() => loadConfig({ ...production, CORS_ORIGINS: '*' }), { message: /CORS_ORIGINS/ })
+  t.equal(loadConfig(production).isProduction, true)
+})

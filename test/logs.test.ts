@@ -1,0 +1,66 @@
+import t from 'tap'
+import { bearer, buildApp, LogCapture, registerAccount } from './helper.js'
+
+t.test('logs: one JSON line per request with its id, and no secrets', async (t) => {
+  const logs = new LogCapture()
+  const { app } = await buildApp(t, { logs })
+  const password = 'Very-Secret-Password-1'
+  const newPassword = 'Even-More-Secret-Password-2'
+
+  const account = await registerAccount(app, { password })
+  const form = await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Basic Og==' },
+    payload: `grant_type=password&username=${account.username}&password=${password}`
+  })
+  t.equal(form.statusCode, 200)
+  const login = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: account.email, password } })
+  const token = login.json().access_token as string
+  const change = await app.inject({
+    method: 'PUT',
+    url: '/api/v1/users/me/password',
+    headers: { ...bearer(token), 'x-request-id': 'ops-trace-42' },
+    payload: { current_password: password, new_password: newPassword }
+  })
+  t.equal(change.statusCode, 204)
+  t.equal(change.headers['x-request-id'], 'ops-trace-42')
+  await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: account.email, password: 'a wrong password' } })
+
+  const text = logs.text
+  for (const secret of [password, newPassword, 'a wrong password', token, account.accessToken, form.json().access_token, token.split('.')[2] ?? '']) {
+    t.notOk(text.includes(secret), `the logs do not contain ${secret.slice(0, 12)}…`)
+  }
+  t.notMatch(text, /Bearer /i, 'no Authorization header value')
+  t.notMatch(text, /Basic Og==/, 'no Basic credentials')
+
+  const records = logs.records()
+  t.ok(records.every((record) => typeof record.level === 'number' && typeof record.time === 'number'), 'pino JSON lines')
+  const completed = records.filter((record) => record.msg === 'request completed')
+  t.equal(completed.length, 5, 'one line per request')
+  t.ok(completed.every((record) => typeof record.reqId === 'string'), 'each with its reqId')
+  const traced = completed.find((record) => record.reqId === 'ops-trace-42')
+  t.ok(traced, 'the caller\'s X-Request-ID is the log\'s reqId')
+  t.match(traced, { req: { method: 'PUT', url: '/api/v1/users/me/password' }, res: { statusCode: 204 } })
+})
+
+t.test('a 5xx hides the cause from the client and logs it under the request id', async (t) => {
+  const logs = new LogCapture()
+  const { app, database } = await buildApp(t, { logs })
+  await database.handle.db.destroy()
+
+  const response = await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    headers: { 'x-request-id': 'broken-db-1' },
+    payload: { login: 'alice@example.com', password: 'whatever password' }
+  })
+  t.equal(response.statusCode, 500)
+  const body = response.json()
+  t.equal(body.code, 'internal_error')
+  t.equal(body.request_id, 'broken-db-1')
+  t.notMatch(body.detail, /kysely|destroy|driver|stack|at /i, 'no internals in the answer')
+  const logged = logs.records().find((record) => record.reqId === 'broken-db-1' && record.level === 50)
+  t.ok(logged, 'an error line with the request id')
+  t.match(logged, { err: { message: String } })
+})

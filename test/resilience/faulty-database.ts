@@ -1,0 +1,91 @@
+import { readFile } from 'node:fs/promises'
+import { PGlite } from '@electric-sql/pglite'
+import {
+  Kysely,
+  PostgresDialect,
+  type CompiledQuery,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type QueryResult
+} from 'kysely'
+import pg from 'pg'
+import type { DatabaseHandle } from '../../src/db/connect.js'
+import { GuardSlot, GuardedDialect } from '../../src/db/guarded-dialect.js'
+import { PGliteDialect } from '../../src/db/pglite-dialect.js'
+import type { Database } from '../../src/db/types.js'
+import { createTestDatabase, pgliteTemplatePath, type TestDatabase } from '../setup/databases.js'
+
+/** A switch the test flips: while `down`, every connection and query fails like a dead server. */
+export class Faults {
+  down = false
+
+  check (): void {
+    if (this.down) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })
+  }
+}
+
+/** Wraps a real dialect: acquiring a connection and running a query fail while the faults say so. */
+class FaultyDialect implements Dialect {
+  constructor (private readonly inner: Dialect, private readonly faults: Faults) {}
+  createAdapter (): ReturnType<Dialect['createAdapter']> { return this.inner.createAdapter() }
+  createQueryCompiler (): ReturnType<Dialect['createQueryCompiler']> { return this.inner.createQueryCompiler() }
+  createIntrospector (db: Kysely<unknown>): ReturnType<Dialect['createIntrospector']> { return this.inner.createIntrospector(db) }
+
+  createDriver (): Driver {
+    const driver = this.inner.createDriver()
+    const faults = this.faults
+    return {
+      init: async () => driver.init(),
+      destroy: async () => driver.destroy(),
+      async acquireConnection (): Promise<DatabaseConnection> {
+        faults.check()
+        const connection = await driver.acquireConnection()
+        return {
+          async executeQuery<R> (query: CompiledQuery): Promise<QueryResult<R>> {
+            faults.check()
+            return connection.executeQuery<R>(query)
+          },
+          streamQuery: connection.streamQuery.bind(connection),
+          inner: connection
+        } as DatabaseConnection
+      },
+      beginTransaction: async (c: DatabaseConnection, s: Parameters<Driver['beginTransaction']>[1]) => driver.beginTransaction(innerOf(c), s),
+      commitTransaction: async (c: DatabaseConnection) => { faults.check(); await driver.commitTransaction(innerOf(c)) },
+      rollbackTransaction: async (c: DatabaseConnection) => driver.rollbackTransaction(innerOf(c)),
+      releaseConnection: async (c: DatabaseConnection) => driver.releaseConnection(innerOf(c))
+    }
+  }
+}
+
+function innerOf (connection: DatabaseConnection): DatabaseConnection {
+  return (connection as { inner?: DatabaseConnection }).inner ?? connection
+}
+
+/**
+ * A migrated test database reached through a fault switch (guarded like the real handles), for
+ * either database kind. Close it with `drop`.
+ */
+export async function createFaultyDatabase (faults: Faults): Promise<TestDatabase> {
+  const real = await createTestDatabase()
+  let inner: Dialect
+  let closeInner: () => Promise<void>
+  if (real.kind === 'pglite') {
+    const pglite = new PGlite({ loadDataDir: new Blob([await readFile(pgliteTemplatePath)]) })
+    inner = new PGliteDialect(pglite)
+    closeInner = async () => pglite.close()
+  } else {
+    const pool = new pg.Pool({ connectionString: real.url ?? '', max: 5 })
+    inner = new PostgresDialect({ pool })
+    closeInner = async () => {}
+  }
+  const guard = new GuardSlot()
+  const db = new Kysely<Database>({ dialect: new GuardedDialect(new FaultyDialect(inner, faults), guard) })
+  const handle: DatabaseHandle = { db, kind: real.kind, guard, close: async () => { await db.destroy(); await closeInner() } }
+  return {
+    handle,
+    kind: real.kind,
+    url: real.url,
+    drop: async () => { await handle.close(); await real.drop() }
+  }
+}

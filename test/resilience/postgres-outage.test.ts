@@ -1,0 +1,115 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyInstance } from 'fastify'
+import t from 'tap'
+import { openPostgres } from '../../src/db/connect.js'
+import { findUserByLogin } from '../../src/users/users.repository.js'
+import { buildApp, createTestDatabase, registerAccount, testDatabaseKind, type Account } from '../helper.js'
+import type { TestDatabase } from '../setup/databases.js'
+import { TcpProxy } from './tcp-proxy.js'
+
+type TestContext = Parameters<typeof buildApp>[0]
+
+const RESET_MS = 2000
+const OUTAGE_MS = 3000
+const CONCURRENCY = 4
+
+interface Outcome {
+  kind: 'register' | 'login'
+  username: string
+  status: number
+  ms: number
+  /** The breaker's state when the request was sent. */
+  breaker: string
+  at: number
+}
+
+/** The app reaches a fresh test database through `proxy`; `real` is the direct connection. */
+async function appBehindProxy (t: TestContext): Promise<{ app: FastifyInstance, proxy: TcpProxy, real: TestDatabase }> {
+  const real = await createTestDatabase()
+  const target = new URL(real.url ?? '')
+  const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port === '' ? 5432 : target.port) })
+  await proxy.start()
+  const proxied = new URL(target)
+  proxied.hostname = '127.0.0.1'
+  proxied.port = String(proxy.port)
+  const handle = openPostgres(proxied.toString(), 5, { statementMs: 2000, connectMs: 1000 })
+  const database: TestDatabase = { handle, kind: 'postgres', url: proxied.toString(), drop: async () => { await handle.close(); await proxy.stop(); await real.drop() } }
+  t.teardown(database.drop)
+  // The threshold is a share of all database calls in a 10 s rolling window, and every
+  // request before the cut made several successful ones: 10% opens it early in a 3 s outage.
+  const env = { DB_BREAKER_RESET_MS: String(RESET_MS), DB_BREAKER_VOLUME: '5', DB_BREAKER_ERROR_THRESHOLD: '10', ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1', DB_CONNECT_TIMEOUT_MS: '1000' }
+  const { app } = await buildApp(t, { database, env })
+  return { app, proxy, real }
+}
+
+/** Steady load: CONCURRENCY workers alternating registrations and logins of `accounts` until `stop()`. */
+function startLoad (app: FastifyInstance, accounts: Account[]): { outcomes: Outcome[], stop: () => Promise<void> } {
+  const outcomes: Outcome[] = []
+  let running = true
+  let counter = 0
+  const worker = async (id: number): Promise<void> => {
+    while (running) {
+      counter++
+      const register = counter % 2 === 0
+      const account = accounts[counter % accounts.length] as Account
+      const username = register ? `load${id}x${counter}` : account.username
+      const payload = register
+        ? { email: `${username}@example.com`, username, password: 'correct horse battery' }
+        : { login: account.username, password: account.password }
+      const breaker = app.dbBreaker.state
+      const started = performance.now()
+      const response = await app.inject({ method: 'POST', url: `/api/v1/auth/${register ? 'register' : 'login'}`, payload })
+      const ms = performance.now() - started
+      outcomes.push({ kind: register ? 'register' : 'login', username, status: response.statusCode, ms, breaker, at: Date.now() })
+      if (response.statusCode === 503) await sleep(20)
+    }
+  }
+  const workers = Array.from({ length: CONCURRENCY }, async (_, id) => worker(id))
+  return { outcomes, stop: async () => { running = false; await Promise.all(workers) } }
+}
+
+/** Waits until a login succeeds again; returns the milliseconds it took. */
+async function timeToRecovery (app: FastifyInstance, account: Account, limitMs: number): Promise<number> {
+  const started = Date.now()
+  while (Date.now() - started < limitMs) {
+    const login = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: account.username, password: account.password } })
+    if (login.statusCode === 200 && app.dbBreaker.state === 'closed') return Date.now() - started
+    await sleep(50)
+  }
+  return Infinity
+}
+
+t.test('PostgreSQL behind a TCP proxy that is cut for 3 s under load', {
+  skip: testDatabaseKind() === 'postgres' ? false : 'needs PostgreSQL (TEST_DB=postgres): the fault is a TCP proxy in front of the server'
+}, async (t) => {
+  const { app, proxy, real } = await appBehindProxy(t)
+  const accounts = [await registerAccount(app), await registerAccount(app)]
+  const load = startLoad(app, accounts)
+  await sleep(800)
+  const cutAt = Date.now()
+  await proxy.cut()
+  await sleep(OUTAGE_MS)
+  await proxy.restore()
+  const restoredAt = Date.now()
+  const recoveryMs = await timeToRecovery(app, accounts[0] as Account, RESET_MS + 2000 + 1000)
+  await sleep(500)
+  await load.stop()
+  const { outcomes } = load
+
+  t.ok(recoveryMs <= RESET_MS + 2000, `full service ${recoveryMs} ms after the database came back (limit ${RESET_MS + 2000})`)
+  t.same(outcomes.filter((o) => ![200, 201, 503].includes(o.status)).map((o) => `${o.kind} ${o.status}`), [], 'only 200, 201 and 503: never a 500')
+  const during = outcomes.filter((o) => o.at >= cutAt && o.at <= restoredAt)
+  t.ok(during.some((o) => o.status === 503), `503s during the outage (${during.length} requests)`)
+  const whileOpen = outcomes.filter((o) => o.status === 503 && o.breaker === 'open')
+  t.ok(whileOpen.length > 0, `${whileOpen.length} requests refused by the open breaker`)
+  const slow = whileOpen.filter((o) => o.ms >= 50).map((o) => Math.round(o.ms))
+  t.same(slow, [], 'every 503 of the open breaker came within 50 ms')
+  t.ok(outcomes.filter((o) => o.at < cutAt).every((o) => o.status === 200 || o.status === 201), 'all good before the cut')
+  t.ok(outcomes.some((o) => o.at > restoredAt && o.status === 201), 'registrations succeed after it')
+
+  for (const outcome of outcomes.filter((o) => o.kind === 'register')) {
+    const user = await findUserByLogin(real.handle.db, outcome.username)
+    if (outcome.status === 201) t.ok(user, `${outcome.username}: acknowledged (201) and stored`)
+    else if (user !== undefined) t.ok(user.hashed_password?.startsWith('$argon2id$'), `${outcome.username}: 503 but stored whole`)
+  }
+})

@@ -1,0 +1,150 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { readFileSync, readdirSync } from 'node:fs'
+import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { PGlite } from '@electric-sql/pglite'
+import pg from 'pg'
+import { openPostgres, wrapPGlite, type DatabaseHandle } from '../../src/db/connect.js'
+import { migrateToLatest } from '../../src/db/migrator.js'
+
+/**
+ * Test databases. Each test file gets its own: on PGlite a copy of a migrated data directory
+ * (made once per run by test/setup/before.ts), on PostgreSQL (TEST_DB=postgres) a database
+ * created from a migrated template database.
+ */
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+/** Templates are named after the migrations' contents, so a changed migration gets a new template. */
+const migrationsHash = (() => {
+  const directory = join(root, 'migrations')
+  const hash = createHash('sha256')
+  for (const file of readdirSync(directory).sort()) hash.update(file).update(readFileSync(join(directory, file)))
+  return hash.digest('hex').slice(0, 12)
+})()
+export const pgliteTemplatePath = join(root, '.tap', 'user-service', `pglite-template-${migrationsHash}.tar.gz`)
+export const postgresTemplateName = `user_service_template_${migrationsHash}`
+
+export type TestDatabaseKind = 'pglite' | 'postgres'
+
+export function testDatabaseKind (): TestDatabaseKind {
+  return process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite'
+}
+
+export function adminDatabaseUrl (): string {
+  const url = process.env.TEST_DATABASE_URL
+  if (url === undefined || url === '') throw new Error('TEST_DB=postgres needs TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test)')
+  return url
+}
+
+export function databaseUrl (name: string): string {
+  const url = new URL(adminDatabaseUrl())
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+export async function withAdminClient<T> (work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: adminDatabaseUrl() })
+  await client.connect()
+  try {
+    return await work(client)
+  } finally {
+    await client.end()
+  }
+}
+
+export async function buildPGliteTemplate (): Promise<void> {
+  if (await access(pgliteTemplatePath).then(() => true, () => false)) return
+  const pglite = new PGlite()
+  const handle = wrapPGlite(pglite)
+  await migrateToLatest(handle.db)
+  const dump = await pglite.dumpDataDir('gzip')
+  await handle.close()
+  await mkdir(dirname(pgliteTemplatePath), { recursive: true })
+  const temporary = `${pgliteTemplatePath}.${process.pid}`
+  await writeFile(temporary, Buffer.from(await dump.arrayBuffer()))
+  await rename(temporary, pgliteTemplatePath)
+}
+
+/** Creates the migrated template once (per migration contents); concurrent runs wait for each other. */
+export async function buildPostgresTemplate (): Promise<void> {
+  await withAdminClient(async (client) => {
+    await client.query("select pg_advisory_lock(hashtext('user-service:test-template'))")
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [postgresTemplateName])
+    if (rowCount === 0) {
+      const building = `${postgresTemplateName}_building`
+      await client.query(`drop database if exists ${building} with (force)`)
+      await client.query(`create database ${building}`)
+      const handle = openPostgres(databaseUrl(building), 1)
+      try {
+        await migrateToLatest(handle.db)
+      } finally {
+        await handle.close()
+      }
+      await client.query(`alter database ${building} rename to ${postgresTemplateName}`)
+    }
+    await client.query("select pg_advisory_unlock(hashtext('user-service:test-template'))")
+  })
+}
+
+/** Drops test databases left behind by test processes that are gone. */
+export async function dropOrphanedTestDatabases (): Promise<void> {
+  await withAdminClient(async (client) => {
+    const { rows } = await client.query<{ datname: string }>("select datname from pg_database where datname like 'us\\_test\\_%'")
+    for (const { datname } of rows) {
+      const pid = Number(datname.split('_')[2])
+      if (!isAlive(pid)) await client.query(`drop database if exists ${datname} with (force)`)
+    }
+    const stale = await client.query<{ datname: string }>(
+      "select datname from pg_database where datname like 'user\\_service\\_template\\_%' and datname <> $1", [postgresTemplateName])
+    for (const { datname } of stale.rows) await client.query(`drop database if exists ${datname} with (force)`)
+  })
+}
+
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function loadPGliteTemplate (): Promise<Blob> {
+  try {
+    return new Blob([await readFile(pgliteTemplatePath)])
+  } catch {
+    await buildPGliteTemplate()
+    return new Blob([await readFile(pgliteTemplatePath)])
+  }
+}
+
+export interface TestDatabase {
+  handle: DatabaseHandle
+  kind: TestDatabaseKind
+  /** For PostgreSQL, the connection URL (for a second app instance or a CLI process). */
+  url: string | null
+  drop: () => Promise<void>
+}
+
+/** A fresh database of the kind this run tests: migrated and empty, or with no schema at all. */
+export async function createTestDatabase (options: { migrated?: boolean } = {}): Promise<TestDatabase> {
+  const migrated = options.migrated ?? true
+  if (testDatabaseKind() === 'pglite') {
+    const pglite = migrated ? new PGlite({ loadDataDir: await loadPGliteTemplate() }) : new PGlite()
+    const handle = wrapPGlite(pglite)
+    return { handle, kind: 'pglite', url: null, drop: handle.close }
+  }
+  const name = `us_test_${process.pid}_${randomBytes(4).toString('hex')}`
+  await withAdminClient((client) => client.query(`create database ${name}${migrated ? ` template ${postgresTemplateName}` : ''}`))
+  const url = databaseUrl(name)
+  const handle = openPostgres(url, 10)
+  return {
+    handle,
+    kind: 'postgres',
+    url,
+    drop: async () => {
+      await handle.close()
+      await withAdminClient((client) => client.query(`drop database if exists ${name} with (force)`))
+    }
+  }
+}
