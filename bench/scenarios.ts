@@ -1,0 +1,241 @@
+import { join } from 'node:path'
+import type autocannon from 'autocannon'
+import { interleave, runLoad, sampleLoad, summarize, warmUp, type LoadOptions, type LoadResult, type LoadSample } from './lib/load.js'
+import { RssSampler, startLineWorker, startServer, waitQuiet, type ServerProcess } from './lib/processes.js'
+
+export interface Account {
+  email: string
+  password: string
+  accessToken: string
+  refreshToken: string | undefined
+}
+
+export interface BenchContext {
+  root: string
+  workDir: string
+  service: ServerProcess
+  connections: number
+  /** Seconds per measured run. */
+  duration: number
+  /** Seconds of warm-up before each measured run. */
+  warmup: number
+  accounts: Account[]
+  argon2: { memoryKib: number, timeCost: number, parallelism: number }
+  /** Environment for the baseline processes (the service's, less the database). */
+  baselineEnv: Record<string, string>
+}
+
+export const PASSWORD = 'correct horse battery staple'
+
+/** `node --import tsx file`: baselines always run from their TypeScript sources. */
+function tsArgs (context: BenchContext, file: string): string[] {
+  return ['--import', 'tsx', join(context.root, 'bench', 'baselines', file)]
+}
+
+/** Runs a load while sampling the service's RSS; returns the result and the peak RSS. */
+async function measured<T> (context: BenchContext, work: () => Promise<T>): Promise<[T, number]> {
+  const sampler = new RssSampler(context.service.pid)
+  sampler.start()
+  try {
+    const result = await work()
+    return [result, sampler.stop()]
+  } catch (error) {
+    sampler.stop()
+    throw error
+  }
+}
+
+/**
+ * Requests that cycle through the seeded accounts. (autocannon resets a connection's
+ * context after each pass over `requests`, so the account is picked per request.)
+ */
+function perAccount (context: BenchContext, build: (account: Account, request: autocannon.Request) => autocannon.Request): autocannon.Request[] {
+  let next = 0
+  return [{
+    setupRequest: (request) => {
+      const account = context.accounts[next++ % context.accounts.length]
+      return account === undefined ? request : build(account, request)
+    }
+  }]
+}
+
+/** Baseline and service run alternately in slices of about 2 s (one slice for short runs). */
+function slices (context: BenchContext): { rounds: number, seconds: number } {
+  const rounds = Math.max(1, Math.floor(context.duration / 2))
+  return { rounds, seconds: context.duration / rounds }
+}
+
+async function warmAndRun (context: BenchContext, options: LoadOptions): Promise<LoadResult> {
+  await warmUp(options, context.warmup)
+  return runLoad(options)
+}
+
+function loginLoad (context: BenchContext, connections: number): LoadOptions {
+  return {
+    url: context.service.url,
+    connections,
+    duration: context.duration,
+    method: 'POST',
+    path: '/api/v1/auth/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    requests: perAccount(context, (account, request) => ({
+      ...request,
+      body: new URLSearchParams({ grant_type: 'password', username: account.email, password: account.password }).toString()
+    }))
+  }
+}
+
+export interface MeResult {
+  service: LoadResult
+  bare: LoadResult
+  ratio: number
+  /** The service's own GET /health at full load: its plugins and logging without JWT or database. */
+  health: LoadResult
+  healthRatio: number
+  rssPeakMiB: number
+}
+
+/** 1. GET /api/v1/users/me with a valid token vs a bare Fastify route in its own process, interleaved. */
+export async function usersMe (context: BenchContext): Promise<MeResult> {
+  const bare = await startServer(tsArgs(context, 'bare-server.ts'), {
+    env: context.baselineEnv, cwd: context.root, logFile: join(context.workDir, 'bare-server.log')
+  })
+  try {
+    const { rounds, seconds } = slices(context)
+    const bareLoad: LoadOptions = { url: bare.url, connections: context.connections, duration: seconds }
+    const meLoad: LoadOptions = {
+      url: context.service.url,
+      connections: context.connections,
+      duration: seconds,
+      path: '/api/v1/users/me',
+      requests: perAccount(context, (account, request) => ({ ...request, headers: { authorization: `Bearer ${account.accessToken}` } }))
+    }
+    const healthLoad: LoadOptions = { url: context.service.url, connections: context.connections, duration: seconds, path: '/health' }
+    await warmUp(bareLoad, context.warmup)
+    await warmUp(meLoad, context.warmup)
+    const [[bareSamples, serviceSamples], rssPeakMiB] = await measured(context, async () =>
+      interleave(rounds, async () => sampleLoad(bareLoad), async () => [await sampleLoad(healthLoad), await sampleLoad(meLoad)] as const))
+    const service = summarize(serviceSamples.map(([, me]) => me))
+    const health = summarize(serviceSamples.map(([healthSample]) => healthSample))
+    const bareResult = summarize(bareSamples)
+    return { service, bare: bareResult, ratio: service.rps / bareResult.rps, health, healthRatio: health.rps / bareResult.rps, rssPeakMiB }
+  } finally {
+    await bare.stop()
+  }
+}
+
+export interface Argon2Baseline { verifications: number, seconds: number, perSecond: number, threadpool: number }
+export interface LoginResult { service: LoadResult, argon2: Argon2Baseline, ratio: number, rssPeakMiB: number }
+
+/** 2. Password-grant logins vs raw argon2.verify at the same parameters and concurrency, interleaved. */
+export async function logins (context: BenchContext): Promise<LoginResult> {
+  const { memoryKib, timeCost, parallelism } = context.argon2
+  const worker = await startLineWorker(
+    [...tsArgs(context, 'argon2-verify.ts'), ...[memoryKib, timeCost, parallelism, context.connections].map(String)],
+    { env: context.baselineEnv, cwd: context.root })
+  try {
+    const { rounds, seconds } = slices(context)
+    const verify = async (ms: number): Promise<Argon2Baseline> => JSON.parse(await worker.ask(String(Math.round(ms)))) as Argon2Baseline
+    const login = async (duration: number): Promise<LoadSample> => {
+      const sample = await sampleLoad({ ...loginLoad(context, context.connections), duration })
+      await waitQuiet(context.service.pid)
+      return sample
+    }
+    if (context.warmup > 0) {
+      await verify(context.warmup * 1000)
+      await login(context.warmup)
+    }
+    const [[verifySlices, loginSlices], rssPeakMiB] = await measured(context, async () =>
+      interleave(rounds, async () => verify(seconds * 1000), async () => login(seconds)))
+    const verifications = verifySlices.reduce((sum, slice) => sum + slice.verifications, 0)
+    const verifySeconds = verifySlices.reduce((sum, slice) => sum + slice.seconds, 0)
+    const argon2 = { verifications, seconds: verifySeconds, perSecond: verifications / verifySeconds, threadpool: verifySlices[0]?.threadpool ?? 4 }
+    const service = summarize(loginSlices)
+    return { service, argon2, ratio: service.rps / argon2.perSecond, rssPeakMiB }
+  } finally {
+    await worker.stop()
+  }
+}
+
+export interface RegisterResult { service: LoadResult, rssPeakMiB: number }
+
+/** 3a. Registrations: every request a new account (one argon2 hash and one insert each). */
+export async function registrations (context: BenchContext): Promise<RegisterResult> {
+  let counter = 0
+  const run = `${process.pid.toString(36)}${Date.now().toString(36)}`
+  const options: LoadOptions = {
+    url: context.service.url,
+    connections: context.connections,
+    duration: context.duration,
+    method: 'POST',
+    path: '/api/v1/auth/register',
+    headers: { 'content-type': 'application/json' },
+    requests: [{
+      setupRequest: (request) => {
+        counter += 1
+        const name = `r${run}${counter}`
+        return { ...request, body: JSON.stringify({ email: `${name}@bench.example.com`, username: name, password: PASSWORD }) }
+      }
+    }]
+  }
+  const [service, rssPeakMiB] = await measured(context, async () => warmAndRun(context, options))
+  return { service, rssPeakMiB }
+}
+
+export type RefreshResult = { available: false, note: string } | { available: true, service: LoadResult, rssPeakMiB: number }
+
+/** Is there a refresh endpoint? An unknown route answers 404 problem+json; a known one rejects `{}` otherwise. */
+export async function hasRefreshEndpoint (url: string): Promise<boolean> {
+  const response = await fetch(`${url}/api/v1/auth/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+  await response.arrayBuffer()
+  return response.status !== 404
+}
+
+/**
+ * 3b. Refreshes. Tokens rotate, so requests take a token from a pool (seeded with the
+ * accounts' refresh tokens) and put back the one each response returns; a connection's
+ * response comes back before it sends its next request, so the pool never runs dry while
+ * refreshes succeed.
+ */
+export async function refreshes (context: BenchContext): Promise<RefreshResult> {
+  if (!await hasRefreshEndpoint(context.service.url)) return { available: false, note: 'n/a (sessions not implemented yet)' }
+  const pool = context.accounts.flatMap((account) => account.refreshToken === undefined ? [] : [account.refreshToken])
+  if (pool.length === 0) return { available: false, note: 'n/a (register returned no refresh_token)' }
+  const options: LoadOptions = {
+    url: context.service.url,
+    connections: Math.min(context.connections, pool.length),
+    // Warm-up and measured run would chain on from the same tokens, so they are one run.
+    duration: context.duration + context.warmup,
+    method: 'POST',
+    path: '/api/v1/auth/refresh',
+    headers: { 'content-type': 'application/json' },
+    requests: [{
+      setupRequest: (request) => ({ ...request, body: JSON.stringify({ refresh_token: pool.shift() ?? 'pool-ran-dry' }) }),
+      onResponse: (status, body) => {
+        if (status !== 200) return
+        const token = (JSON.parse(body) as { refresh_token?: unknown }).refresh_token
+        if (typeof token === 'string') pool.push(token)
+      }
+    }]
+  }
+  const [service, rssPeakMiB] = await measured(context, async () => runLoad(options))
+  return { available: true, service, rssPeakMiB }
+}
+
+/** The /health probe is a steady trickle (requests/s), like a load balancer's checks, not a load of its own. */
+export const HEALTH_PROBE_RATE = 200
+
+export interface HealthResult { idle: LoadResult, storm: LoadResult, stormLogins: LoadResult, rssPeakMiB: number }
+
+/** 4. /health latency at idle, then while a login storm keeps every hashing thread busy. */
+export async function healthDuringLoginStorm (context: BenchContext): Promise<HealthResult> {
+  const probe: LoadOptions = { url: context.service.url, connections: 2, overallRate: HEALTH_PROBE_RATE, duration: context.duration, path: '/health' }
+  const idle = await warmAndRun(context, probe)
+  const [[stormLogins, storm], rssPeakMiB] = await measured(context, async () => {
+    const logins = runLoad({ ...loginLoad(context, context.connections), duration: context.duration + context.warmup })
+    // Let the storm fill the thread pool before probing.
+    await new Promise((resolve) => setTimeout(resolve, context.warmup * 1000))
+    return Promise.all([logins, runLoad(probe)])
+  })
+  return { idle, storm, stormLogins, rssPeakMiB }
+}
