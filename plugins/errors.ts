@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { DatabaseUnavailableError } from '../src/db/breaker.js'
 import { isMissingTable } from '../src/db/errors.js'
+import { isInfrastructureError } from '../src/db/infrastructure-errors.js'
 import { AppError, validationFailed, type FieldError } from '../src/errors.js'
 import { findNulBytes } from '../src/schemas/nul-bytes.js'
 
@@ -33,6 +34,10 @@ export function toAppError (error: FastifyError | Error): AppError {
   if (framework !== undefined) return framework(fastifyError)
   if (error instanceof DatabaseUnavailableError) {
     return new AppError('service_unavailable', error.message, { cause: error, headers: { 'retry-after': String(error.retryAfterSeconds) } })
+  }
+  // A database error that escaped the breaker (a failed cleanup on a lost connection).
+  if (isInfrastructureError(error)) {
+    return new AppError('service_unavailable', 'the database is unreachable; try again shortly', { cause: error, headers: { 'retry-after': '1' } })
   }
   if (isMissingTable(error)) {
     return new AppError('service_unavailable', 'the database schema is not up to date: migrations are pending', { cause: error })

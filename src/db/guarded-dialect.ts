@@ -10,6 +10,7 @@ import type {
   QueryResult,
   TransactionSettings
 } from 'kysely'
+import { isInfrastructureError } from './infrastructure-errors.js'
 
 /** Runs one database call; a circuit breaker refuses it or counts its failure. */
 export interface CallGuard {
@@ -82,7 +83,14 @@ class GuardedDriver implements Driver {
   }
 
   async rollbackTransaction (connection: DatabaseConnection): Promise<void> {
-    await this.inner.rollbackTransaction(unwrap(connection))
+    try {
+      await this.inner.rollbackTransaction(unwrap(connection))
+    } catch (error) {
+      // Kysely throws a failed rollback instead of the error that caused it. On a lost
+      // connection the server has already aborted the transaction and the pool discards the
+      // broken client, so the cause (already a 503 from the guard) is what the caller needs.
+      if (!isInfrastructureError(error)) throw error
+    }
   }
 
   async savepoint (connection: DatabaseConnection, name: string, compileQuery: CompileQuery): Promise<void> {

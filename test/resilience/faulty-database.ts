@@ -19,8 +19,15 @@ import { createTestDatabase, pgliteTemplatePath, type TestDatabase } from '../se
 /** A switch the test flips: while `down`, every connection and query fails like a dead server. */
 export class Faults {
   down = false
+  #callsLeft = Infinity
+
+  /** Lets `calls` more connects and queries through, then goes down (a cut mid-request). */
+  downAfter (calls: number): void {
+    this.#callsLeft = calls
+  }
 
   check (): void {
+    if (this.#callsLeft-- <= 0) { this.down = true; this.#callsLeft = Infinity }
     if (this.down) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })
   }
 }
@@ -52,7 +59,9 @@ class FaultyDialect implements Dialect {
       },
       beginTransaction: async (c: DatabaseConnection, s: Parameters<Driver['beginTransaction']>[1]) => driver.beginTransaction(innerOf(c), s),
       commitTransaction: async (c: DatabaseConnection) => { faults.check(); await driver.commitTransaction(innerOf(c)) },
-      rollbackTransaction: async (c: DatabaseConnection) => driver.rollbackTransaction(innerOf(c)),
+      // A dead server cannot be told to roll back: the real rollback cleans up the shared
+      // connection, then the caller sees the failure a lost connection gives.
+      rollbackTransaction: async (c: DatabaseConnection) => { await driver.rollbackTransaction(innerOf(c)); faults.check() },
       releaseConnection: async (c: DatabaseConnection) => driver.releaseConnection(innerOf(c))
     }
   }

@@ -132,3 +132,16 @@ t.test('a transaction cut by the outage is rolled back: nothing half-written', a
   const { rows } = await sql<{ n: number }>`select count(*)::int as n from users where email = 'half@example.com'`.execute(app.db)
   t.same(rows, [{ n: 0 }])
 })
+
+t.test('a registration cut inside its transaction: 503 with Retry-After, and no trace of the account', async (t) => {
+  const { app, faults } = await faultyApp(t)
+  // Connect and the user insert get through; the session insert and the rollback fail.
+  faults.downAfter(2)
+  const response = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { email: 'cut@example.com', username: 'cut', password: 'correct horse battery' } })
+  faults.down = false
+  t.equal(response.statusCode, 503, 'the lost connection is a 503, not the failed rollback as a 500')
+  t.equal(response.json().code, 'service_unavailable')
+  t.ok(response.headers['retry-after'])
+  const { rows } = await sql<{ n: number }>`select count(*)::int as n from users where email = 'cut@example.com'`.execute(app.db)
+  t.same(rows, [{ n: 0 }])
+})

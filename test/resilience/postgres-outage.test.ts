@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { openPostgres } from '../../src/db/connect.js'
 import { findUserByLogin } from '../../src/users/users.repository.js'
-import { buildApp, createTestDatabase, registerAccount, testDatabaseKind, type Account } from '../helper.js'
+import { LogCapture, buildApp, createTestDatabase, registerAccount, testDatabaseKind, type Account } from '../helper.js'
 import type { TestDatabase } from '../setup/databases.js'
 import { TcpProxy } from './tcp-proxy.js'
 
@@ -24,7 +24,7 @@ interface Outcome {
 }
 
 /** The app reaches a fresh test database through `proxy`; `real` is the direct connection. */
-async function appBehindProxy (t: TestContext): Promise<{ app: FastifyInstance, proxy: TcpProxy, real: TestDatabase }> {
+async function appBehindProxy (t: TestContext, logs: LogCapture): Promise<{ app: FastifyInstance, proxy: TcpProxy, real: TestDatabase }> {
   const real = await createTestDatabase()
   const target = new URL(real.url ?? '')
   const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port === '' ? 5432 : target.port) })
@@ -38,7 +38,7 @@ async function appBehindProxy (t: TestContext): Promise<{ app: FastifyInstance, 
   // The threshold is a share of all database calls in a 10 s rolling window, and every
   // request before the cut made several successful ones: 10% opens it early in a 3 s outage.
   const env = { DB_BREAKER_RESET_MS: String(RESET_MS), DB_BREAKER_VOLUME: '5', DB_BREAKER_ERROR_THRESHOLD: '10', ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1', DB_CONNECT_TIMEOUT_MS: '1000' }
-  const { app } = await buildApp(t, { database, env })
+  const { app } = await buildApp(t, { database, env, logs })
   return { app, proxy, real }
 }
 
@@ -82,7 +82,8 @@ async function timeToRecovery (app: FastifyInstance, account: Account, limitMs: 
 t.test('PostgreSQL behind a TCP proxy that is cut for 3 s under load', {
   skip: testDatabaseKind() === 'postgres' ? false : 'needs PostgreSQL (TEST_DB=postgres): the fault is a TCP proxy in front of the server'
 }, async (t) => {
-  const { app, proxy, real } = await appBehindProxy(t)
+  const logs = new LogCapture()
+  const { app, proxy, real } = await appBehindProxy(t, logs)
   const accounts = [await registerAccount(app), await registerAccount(app)]
   const load = startLoad(app, accounts)
   await sleep(800)
@@ -97,7 +98,9 @@ t.test('PostgreSQL behind a TCP proxy that is cut for 3 s under load', {
   const { outcomes } = load
 
   t.ok(recoveryMs <= RESET_MS + 2000, `full service ${recoveryMs} ms after the database came back (limit ${RESET_MS + 2000})`)
+  const errors = logs.records().filter((record) => Number(record.level) >= 50).map((record) => (record.err as { message?: string } | undefined)?.message)
   t.same(outcomes.filter((o) => ![200, 201, 503].includes(o.status)).map((o) => `${o.kind} ${o.status}`), [], 'only 200, 201 and 503: never a 500')
+  t.same(errors, [], 'no error logged')
   const during = outcomes.filter((o) => o.at >= cutAt && o.at <= restoredAt)
   t.ok(during.some((o) => o.status === 503), `503s during the outage (${during.length} requests)`)
   const whileOpen = outcomes.filter((o) => o.status === 503 && o.breaker === 'open')
