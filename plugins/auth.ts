@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { createVerifier } from 'fast-jwt'
 import type { Kysely } from 'kysely'
+import { KeyDecryptionError } from '../src/auth/key-material.js'
 import { KeyStore } from '../src/auth/keys.js'
 import { PasswordHasher } from '../src/auth/passwords.js'
 import { TokenService, type AccessTokenClaims } from '../src/auth/tokens.js'
@@ -47,6 +48,14 @@ export default fp(async (app) => {
     onRefreshError: (error) => app.log.warn({ err: error }, 're-reading the signing keys failed; keeping the loaded ones')
   })
   app.addHook('onClose', async () => keyStore.close())
+  app.addHook('onReady', async () => {
+    try {
+      await keyStore.assertDecryptable()
+    } catch (error) {
+      // An unreachable database is /ready's news, not a reason to refuse to start.
+      if (error instanceof KeyDecryptionError) throw error
+    }
+  })
 
   const verifyOptions = {
     algorithms: [jwt.algorithm],

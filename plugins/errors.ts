@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { KeyDecryptionError } from '../src/auth/key-material.js'
 import { DatabaseUnavailableError } from '../src/db/breaker.js'
 import { isMissingTable } from '../src/db/errors.js'
 import { isInfrastructureError } from '../src/db/infrastructure-errors.js'
@@ -34,6 +35,9 @@ export function toAppError (error: FastifyError | Error): AppError {
   if (framework !== undefined) return framework(fastifyError)
   if (error instanceof DatabaseUnavailableError) {
     return new AppError('service_unavailable', error.message, { cause: error, headers: { 'retry-after': String(error.retryAfterSeconds) } })
+  }
+  if (error instanceof KeyDecryptionError) {
+    return new AppError('service_unavailable', 'this instance cannot sign tokens right now; quote the request_id when reporting it', { cause: error })
   }
   // A database error that escaped the breaker (a failed cleanup on a lost connection).
   if (isInfrastructureError(error)) {

@@ -84,6 +84,11 @@ const ENVELOPE_PREFIX = 'enc:v1:'
 /** Fixed, public salt: the secret itself carries the entropy; scrypt only slows down guessing a passphrase. */
 const KDF_SALT = 'user-service:signing-keys:v1'
 
+/** A stored private key this instance cannot use: KEYS_ENCRYPTION_KEY is missing or another one. */
+export class KeyDecryptionError extends Error {
+  override name = 'KeyDecryptionError'
+}
+
 /**
  * AES-256-GCM encryption of private keys at rest. The 256-bit key is derived from
  * KEYS_ENCRYPTION_KEY (any string of 32+ characters, e.g. `openssl rand -base64 32`) with
@@ -114,14 +119,14 @@ export class KeyEncryption {
   /** The PEM private key of a stored value (plain PEM from before encryption was turned on is accepted). */
   open (kid: string, stored: string): string {
     if (!isSealed(stored)) return stored
-    if (this.#key === null) throw new Error(`signing key ${kid} is encrypted: set KEYS_ENCRYPTION_KEY`)
+    if (this.#key === null) throw new KeyDecryptionError(`signing key ${kid} is encrypted: set KEYS_ENCRYPTION_KEY`)
     const [iv, tag, ciphertext] = stored.slice(ENVELOPE_PREFIX.length).split('.').map((part) => Buffer.from(part, 'base64url'))
-    if (iv === undefined || tag === undefined || ciphertext === undefined) throw new Error(`signing key ${kid}: malformed encrypted value`)
+    if (iv === undefined || tag === undefined || ciphertext === undefined) throw new KeyDecryptionError(`signing key ${kid}: malformed encrypted value`)
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.#key, iv).setAAD(Buffer.from(kid, 'utf8')).setAuthTag(tag)
       return Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString('utf8')
     } catch {
-      throw new Error(`signing key ${kid} cannot be decrypted: KEYS_ENCRYPTION_KEY is not the key it was encrypted with`)
+      throw new KeyDecryptionError(`signing key ${kid} cannot be decrypted: KEYS_ENCRYPTION_KEY is not the key it was encrypted with`)
     }
   }
 }

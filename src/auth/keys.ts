@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Config, JwtAlgorithm } from '../config.js'
+import { isMissingTable } from '../db/errors.js'
 import type { Database, SigningKeyRow } from '../db/types.js'
 import { KeyEncryption, publishedJwk, type AsymmetricAlgorithm, type PublishedJwk } from './key-material.js'
 import { ensureActiveKey } from './key-rotation.js'
@@ -108,6 +109,23 @@ export class KeyStore {
     this.#publicKeys = new Map(rows.map((row) => [row.kid, row.public_key]))
     const newest = rows[0]
     if (newest?.status === 'active') this.#signingRow = newest
+  }
+
+  /**
+   * Throws KeyDecryptionError when a stored active key cannot be opened with this instance's
+   * KEYS_ENCRYPTION_KEY, so a misconfigured instance refuses to start instead of failing
+   * every login. Creates nothing; a missing table (migrations pending) is left to /ready.
+   */
+  async assertDecryptable (): Promise<void> {
+    if (this.db === null) return
+    let rows: SigningKeyRow[]
+    try {
+      rows = await findVerifyingKeys(this.db, this.algorithm)
+    } catch (error) {
+      if (isMissingTable(error)) return
+      throw error
+    }
+    for (const row of rows.filter((candidate) => candidate.status === 'active')) this.#privateKeyOf(row)
   }
 
   /** Whether the periodic refresh is running (it starts with the first load). */

@@ -6,7 +6,7 @@ import t from 'tap'
 import { KeyEncryption } from '../../src/auth/key-material.js'
 import { retireKey, rotateKey } from '../../src/auth/key-rotation.js'
 import { loadConfig } from '../../src/config.js'
-import { bearer, buildApp, registerAccount } from '../helper.js'
+import { LogCapture, bearer, buildApp, registerAccount } from '../helper.js'
 import { decodeJwt, signRs256 } from './jwt-forge.js'
 
 const ME = '/api/v1/users/me'
@@ -88,19 +88,32 @@ t.test('authorization server metadata (RFC 8414)', async (t) => {
 
 t.test('private keys are encrypted at rest with KEYS_ENCRYPTION_KEY', async (t) => {
   const first = await buildApp(t, { env: { KEYS_ENCRYPTION_KEY: ENCRYPTION_KEY } })
-  const account = await registerAccount(first.app)
+  await registerAccount(first.app)
   const row = await first.app.db.selectFrom('signing_keys').selectAll().executeTakeFirstOrThrow()
   t.match(row.private_key, /^enc:v1:/)
   t.notMatch(row.private_key, /PRIVATE KEY/)
   t.equal(new KeyEncryption(ENCRYPTION_KEY).open(row.kid, row.private_key).startsWith('-----BEGIN PRIVATE KEY-----'), true)
 
-  // An instance with another encryption key cannot sign (500, the log says why), but still verifies and publishes.
-  const wrong = await buildApp(t, { database: first.database, env: { KEYS_ENCRYPTION_KEY: 'x'.repeat(40), LOG_LEVEL: 'silent' } })
-  t.equal((await wrong.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: account.username, password: account.password } })).statusCode, 500)
-  t.equal((await wrong.app.inject({ method: 'GET', url: ME, headers: bearer(account.accessToken) })).statusCode, 200)
-  t.equal((await jwks(wrong.app)).keys.length, 1)
+  // An instance with another encryption key refuses to start, naming the variable.
+  await t.rejects(buildApp(t, { database: first.database, env: { KEYS_ENCRYPTION_KEY: 'x'.repeat(40), LOG_LEVEL: 'silent' } }),
+    { name: 'KeyDecryptionError', message: /signing key .* cannot be decrypted: KEYS_ENCRYPTION_KEY is not the key it was encrypted with/ })
   t.throws(() => new KeyEncryption('x'.repeat(40)).open(row.kid, row.private_key), /KEYS_ENCRYPTION_KEY is not the key/)
   t.throws(() => new KeyEncryption(null).open(row.kid, row.private_key), /set KEYS_ENCRYPTION_KEY/)
+})
+
+t.test('a key stored by an instance with another encryption key: 503 at login, verification goes on', async (t) => {
+  const logs = new LogCapture()
+  // Both start before any key exists; the first login of the other instance makes the key.
+  const other = await buildApp(t, { env: { KEYS_ENCRYPTION_KEY: ENCRYPTION_KEY } })
+  const misconfigured = await buildApp(t, { database: other.database, env: { KEYS_ENCRYPTION_KEY: 'x'.repeat(40) }, logs })
+  const account = await registerAccount(other.app)
+  const response = await misconfigured.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: account.username, password: account.password } })
+  t.equal(response.statusCode, 503)
+  t.equal(response.json().code, 'service_unavailable')
+  t.notMatch(response.body, /KEYS_ENCRYPTION_KEY/, 'the configuration stays out of the answer')
+  t.match(logs.text, /KEYS_ENCRYPTION_KEY is not the key it was encrypted with/, 'and goes to the log')
+  t.equal((await misconfigured.app.inject({ method: 'GET', url: ME, headers: bearer(account.accessToken) })).statusCode, 200, 'it still verifies')
+  t.equal((await jwks(misconfigured.app)).keys.length, 1, 'and publishes')
 })
 
 t.test('KeyEncryption: round trip, bound to the kid, plain PEM passes through', async (t) => {
