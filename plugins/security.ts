@@ -1,10 +1,24 @@
 import fastifyCors from '@fastify/cors'
-import fastifyHelmet from '@fastify/helmet'
 import fp from 'fastify-plugin'
+import helmet, { type HelmetOptions } from 'helmet'
 
-/** Security headers (helmet) and CORS for the configured browser origins. */
+/**
+ * The headers helmet would set, computed once: they depend only on the configuration, and
+ * @fastify/helmet rebuilds helmet's middleware (parsing the CSP) on every request.
+ */
+export function securityHeaders (options: HelmetOptions): Record<string, string> {
+  const headers: Record<string, string> = {}
+  const response = {
+    setHeader: (name: string, value: string) => { headers[name.toLowerCase()] = value },
+    removeHeader: (name: string) => { delete headers[name.toLowerCase()] }
+  }
+  helmet(options)({} as never, response as never, () => {})
+  return headers
+}
+
+/** Security headers on every response and CORS for the configured browser origins. */
 export default fp(async (app) => {
-  await app.register(fastifyHelmet, {
+  const headers = securityHeaders({
     // Swagger UI sets its own CSP on /docs (see plugins/swagger.ts); the API answers JSON only.
     contentSecurityPolicy: {
       useDefaults: false,
@@ -13,7 +27,11 @@ export default fp(async (app) => {
         frameAncestors: ["'none'"]
       }
     },
-    hsts: app.config.publicUrl.startsWith('https://')
+    strictTransportSecurity: app.config.publicUrl.startsWith('https://')
+  })
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.headers(headers)
+    done()
   })
 
   const origins = app.config.corsOrigins

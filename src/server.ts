@@ -1,12 +1,15 @@
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
+import pino from 'pino'
 import app from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { serverOptions } from './server-options.js'
 
 /** Starts the service and stops it cleanly on SIGINT/SIGTERM. */
 export async function serve (config: Config): Promise<void> {
-  const server = Fastify(serverOptions(config))
+  // Asynchronous: no request waits for its log line to be written; pino flushes what is
+  // still buffered when the process exits (SIGTERM, a crash handled by close-with-grace).
+  const server = Fastify(serverOptions(config, pino.destination({ dest: 1, sync: false })))
   await server.register(app, { config })
 
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {

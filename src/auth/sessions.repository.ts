@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
+import { PrecompiledQuery } from '../db/precompiled.js'
 import type { SessionRow, UserRow } from '../db/types.js'
-import type { Executor } from '../users/users.repository.js'
+import { USER_COLUMNS, type Executor } from '../users/users.repository.js'
 
 export interface NewSession {
   id: string
@@ -128,11 +129,14 @@ export async function pruneSessions (db: Executor, idleDays: number): Promise<{ 
  * The user of an access token and whether its session is still live, in one round trip
  * (the per-request read of every protected endpoint).
  */
+const userWithSession = new PrecompiledQuery((db, userId: string, sessionId: string) => db.selectFrom('users')
+  .leftJoin('sessions', (join) => join.onRef('sessions.user_id', '=', 'users.id').on('sessions.id', '=', sessionId))
+  .select(USER_COLUMNS.map((column) => `users.${column}` as const))
+  .select(sql<boolean>`(sessions.id is not null and sessions.revoked_at is null and sessions.expires_at > now())`.as('session_live'))
+  .where('users.id', '=', userId), ['\u0000user', '\u0000session'])
+
+/** The read of every protected request (see plugins/auth.ts), hence precompiled. */
 export async function findUserWithSession (db: Executor, userId: string, sessionId: string): Promise<(UserRow & { session_live: boolean }) | undefined> {
-  return db.selectFrom('users')
-    .leftJoin('sessions', (join) => join.onRef('sessions.user_id', '=', 'users.id').on('sessions.id', '=', sessionId))
-    .selectAll('users')
-    .select(sql<boolean>`(sessions.id is not null and sessions.revoked_at is null and sessions.expires_at > now())`.as('session_live'))
-    .where('users.id', '=', userId)
-    .executeTakeFirst()
+  const [row] = await userWithSession.execute(db, userId, sessionId)
+  return row
 }

@@ -5,6 +5,7 @@ import pg from 'pg'
 import type { Config } from '../config.js'
 import { GuardSlot, GuardedDialect } from './guarded-dialect.js'
 import { PGliteDialect } from './pglite-dialect.js'
+import { preparingPool } from './prepared-statements.js'
 import type { Database } from './types.js'
 
 export type DatabaseKind = 'postgres' | 'pglite'
@@ -49,7 +50,7 @@ export function openPostgres (connectionString: string, poolMax: number, timeout
   // query reports it, and the pool discards the broken client when it is released.
   pool.on('connect', (client) => { client.on('error', () => {}) })
   const guard = new GuardSlot()
-  const db = new Kysely<Database>({ dialect: new GuardedDialect(new PostgresDialect({ pool }), guard) })
+  const db = new Kysely<Database>({ dialect: new GuardedDialect(new PostgresDialect({ pool: preparingPool(pool) }), guard) })
   return { db, kind: 'postgres', close: () => db.destroy(), guard, pool }
 }
 

@@ -4,6 +4,11 @@ import type { Database, NewUserRow, UserRow, UserUpdate } from '../db/types.js'
 /** The database itself or an open transaction: repositories work with either. */
 export type Executor = Kysely<Database> | Transaction<Database>
 
+/** Every column of users, listed: a prepared statement must not select `*` (see db/prepared-statements.ts). */
+export const USER_COLUMNS = [
+  'id', 'email', 'username', 'hashed_password', 'full_name', 'is_active', 'roles', 'password_changed_at', 'created_at', 'updated_at'
+] as const satisfies ReadonlyArray<keyof UserRow>
+
 export async function findUserById (db: Executor, id: string): Promise<UserRow | undefined> {
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
 }
