@@ -21,8 +21,13 @@ export async function insertSession (db: Executor, session: NewSession): Promise
   }).returningAll().executeTakeFirstOrThrow()
 }
 
+// The statements of a refresh (the hot write path) are precompiled and prepared, like the
+// per-request read below; see src/db/precompiled.ts.
+const insertRefreshTokenQuery = new PrecompiledQuery((db, sessionId: string, tokenHash: string) =>
+  db.insertInto('refresh_tokens').values({ session_id: sessionId, token_hash: tokenHash }), ['\u0000session', '\u0000hash'])
+
 export async function insertRefreshToken (db: Executor, sessionId: string, tokenHash: string): Promise<void> {
-  await db.insertInto('refresh_tokens').values({ session_id: sessionId, token_hash: tokenHash }).execute()
+  await insertRefreshTokenQuery.execute(db, sessionId, tokenHash)
 }
 
 /** A refresh token with its session and the database's clock, for the rotation rules. */
@@ -37,9 +42,8 @@ export interface RefreshTokenLookup {
   now: Date
 }
 
-/** With `lockSession`, the session row stays locked until the transaction ends (refresh vs revoke). */
-export async function findRefreshToken (db: Executor, tokenHash: string, options: { lockSession?: boolean } = {}): Promise<RefreshTokenLookup | undefined> {
-  const query = db.selectFrom('refresh_tokens')
+function refreshTokenQuery (db: Executor, tokenHash: string) {
+  return db.selectFrom('refresh_tokens')
     .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
     .innerJoin('users', 'users.id', 'sessions.user_id')
     .select([
@@ -53,24 +57,36 @@ export async function findRefreshToken (db: Executor, tokenHash: string, options
       sql<Date>`now()`.as('now')
     ])
     .where('refresh_tokens.token_hash', '=', tokenHash)
-  return options.lockSession === true ? query.modifyEnd(sql`for update of sessions`).executeTakeFirst() : query.executeTakeFirst()
 }
+
+const lockedRefreshTokenQuery = new PrecompiledQuery((db, tokenHash: string) =>
+  refreshTokenQuery(db, tokenHash).modifyEnd(sql`for update of sessions`), ['\u0000hash'])
+
+/** With `lockSession`, the session row stays locked until the transaction ends (refresh vs revoke). */
+export async function findRefreshToken (db: Executor, tokenHash: string, options: { lockSession?: boolean } = {}): Promise<RefreshTokenLookup | undefined> {
+  if (options.lockSession !== true) return refreshTokenQuery(db, tokenHash).executeTakeFirst()
+  const [row] = await lockedRefreshTokenQuery.execute(db, tokenHash)
+  return row
+}
+
+const markRotatedQuery = new PrecompiledQuery((db, tokenHash: string) => db.updateTable('refresh_tokens')
+  .set({ rotated_at: sql`now()` })
+  .where('token_hash', '=', tokenHash)
+  .where('rotated_at', 'is', null)
+  .returning('session_id'), ['\u0000hash'])
 
 /** Marks the token used; false when another request got there first (the row is locked meanwhile). */
 export async function markRotated (db: Executor, tokenHash: string): Promise<boolean> {
-  const result = await db.updateTable('refresh_tokens')
-    .set({ rotated_at: sql`now()` })
-    .where('token_hash', '=', tokenHash)
-    .where('rotated_at', 'is', null)
-    .executeTakeFirst()
-  return result.numUpdatedRows > 0n
+  const rows = await markRotatedQuery.execute(db, tokenHash)
+  return rows.length > 0
 }
 
+const touchSessionQuery = new PrecompiledQuery((db, sessionId: string, userAgent: string | null, ip: string | null) => db.updateTable('sessions')
+  .set({ last_used_at: sql`now()`, user_agent: userAgent, ip })
+  .where('id', '=', sessionId), ['\u0000session', '\u0000agent', '\u0000ip'])
+
 export async function touchSession (db: Executor, sessionId: string, userAgent: string | null, ip: string | null): Promise<void> {
-  await db.updateTable('sessions')
-    .set({ last_used_at: sql`now()`, user_agent: userAgent, ip })
-    .where('id', '=', sessionId)
-    .execute()
+  await touchSessionQuery.execute(db, sessionId, userAgent, ip)
 }
 
 export interface RevokeFilter {
