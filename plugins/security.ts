@@ -6,7 +6,7 @@ import helmet, { type HelmetOptions } from 'helmet'
  * The headers helmet would set, computed once: they depend only on the configuration, and
  * @fastify/helmet rebuilds helmet's middleware (parsing the CSP) on every request.
  */
-export function securityHeaders (options: HelmetOptions): Record<string, string> {
+function securityHeaders (options: HelmetOptions): Record<string, string> {
   const headers: Record<string, string> = {}
   const response = {
     setHeader: (name: string, value: string) => { headers[name.toLowerCase()] = value },

@@ -2,28 +2,21 @@ import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { access, cp, mkdir, readFile, rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
 import argon2 from 'argon2'
 import t, { type Test } from 'tap'
 import { migrations } from '../../migrations/index.js'
-import { runCli } from '../../src/cli/run.js'
 import { loadConfig } from '../../src/config.js'
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js'
 import { buildApp, childEnv, testDatabaseKind } from '../helper.js'
 import { databaseUrl, pgliteTemplatePath, withAdminClient } from '../setup/databases.js'
+import { cli, type CliResult } from './in-process.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const MIGRATIONS = Object.keys(migrations)
 const LAST = MIGRATIONS.at(-1) ?? ''
 const PASSWORD = 'correct horse battery'
-
-interface CliResult {
-  code: number
-  stdout: string
-  stderr: string
-}
 
 /**
  * A never-migrated PGlite data directory to copy: initdb takes many seconds, so it is made once
@@ -57,20 +50,6 @@ async function emptyDatabaseEnv (t: Test): Promise<Record<string, string>> {
   t.teardown(() => withAdminClient((client) => client.query(`drop database if exists ${name} with (force)`)))
   // PostgreSQL does not migrate on start by default; the tests that want it say so.
   return { DATABASE_URL: databaseUrl(name) }
-}
-
-/** Runs the CLI in-process. `stdin`: text to pipe, 'tty' for an interactive terminal, default empty. */
-async function cli (argv: string[], env: Record<string, string>, stdin: string | 'tty' = ''): Promise<CliResult> {
-  let stdout = ''
-  let stderr = ''
-  const input = stdin === 'tty' ? Object.assign(Readable.from([]), { isTTY: true }) : Readable.from(stdin === '' ? [] : [Buffer.from(stdin)])
-  const code = await runCli(argv, {
-    stdout: { write: (text: string) => { stdout += text } },
-    stderr: { write: (text: string) => { stderr += text } },
-    stdin: input,
-    env: { LOG_LEVEL: 'silent', ...env }
-  })
-  return { code, stdout, stderr }
 }
 
 function lines (text: string): string[] {

@@ -1,41 +1,8 @@
-import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { Readable } from 'node:stream'
-import { PGlite } from '@electric-sql/pglite'
-import t, { type Test } from 'tap'
-import { runCli } from '../../src/cli/run.js'
-import { createTestDatabase, testDatabaseKind } from '../helper.js'
-import { pgliteTemplatePath } from '../setup/databases.js'
+import t from 'tap'
+import { migratedDatabaseEnv } from '../setup/databases.js'
+import { cli } from './in-process.js'
 
 const ENCRYPTION_KEY = 'test-only-encryption-key-of-32-characters!'
-
-interface CliResult { code: number, stdout: string, stderr: string }
-
-async function cli (argv: string[], env: Record<string, string>): Promise<CliResult> {
-  let stdout = ''
-  let stderr = ''
-  const code = await runCli(argv, {
-    stdout: { write: (text: string) => { stdout += text } },
-    stderr: { write: (text: string) => { stderr += text } },
-    stdin: Readable.from([]),
-    env: { LOG_LEVEL: 'silent', MIGRATE_ON_START: 'false', ...env }
-  })
-  return { code, stdout, stderr }
-}
-
-/** A migrated database the CLI can open by configuration: a PGlite directory or a PostgreSQL URL. */
-async function migratedEnv (t: Test): Promise<Record<string, string>> {
-  if (testDatabaseKind() === 'pglite') {
-    const dataDir = join(t.testdir(), 'data')
-    const pglite = new PGlite(dataDir, { loadDataDir: new Blob([await readFile(pgliteTemplatePath)]) })
-    await pglite.waitReady
-    await pglite.close()
-    return { DATA_DIR: dataDir }
-  }
-  const database = await createTestDatabase()
-  t.teardown(database.drop)
-  return { DATABASE_URL: database.url ?? '' }
-}
 
 interface ListedKey { kid: string, algorithm: string, status: string, verifies: boolean, encrypted: boolean, retired_at: string | null, not_after: string | null }
 
@@ -46,7 +13,7 @@ async function listed (env: Record<string, string>): Promise<ListedKey[]> {
 }
 
 t.test('keys list, rotate, retire', async (t) => {
-  const env = { ...await migratedEnv(t), KEYS_ENCRYPTION_KEY: ENCRYPTION_KEY, JWT_EXPIRE_MINUTES: '10' }
+  const env = { ...await migratedDatabaseEnv(t), MIGRATE_ON_START: 'false', KEYS_ENCRYPTION_KEY: ENCRYPTION_KEY, JWT_EXPIRE_MINUTES: '10' }
 
   const empty = await cli(['keys', 'list'], env)
   t.equal(empty.code, 0)
@@ -95,7 +62,7 @@ t.test('keys list, rotate, retire', async (t) => {
 })
 
 t.test('rotate without KEYS_ENCRYPTION_KEY warns; HS256 has no keys; pending migrations exit 3', async (t) => {
-  const env = await migratedEnv(t)
+  const env = { ...await migratedDatabaseEnv(t), MIGRATE_ON_START: 'false' }
   const plain = await cli(['keys', 'rotate'], env)
   t.equal(plain.code, 0)
   t.match(plain.stderr, /KEYS_ENCRYPTION_KEY is not set/)

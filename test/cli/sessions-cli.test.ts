@@ -1,19 +1,6 @@
-import { Readable } from 'node:stream'
 import t from 'tap'
-import { runCli } from '../../src/cli/run.js'
 import { bearer, buildApp, registerAccount, testDatabaseKind } from '../helper.js'
-
-async function cli (argv: string[], env: Record<string, string>): Promise<{ code: number, stdout: string, stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  const code = await runCli(argv, {
-    stdout: { write: (text: string) => { stdout += text } },
-    stderr: { write: (text: string) => { stderr += text } },
-    stdin: Readable.from([]),
-    env: { LOG_LEVEL: 'silent', ...env }
-  })
-  return { code, stdout, stderr }
-}
+import { cli } from './in-process.js'
 
 t.test('sessions: usage errors exit 2', async (t) => {
   const missing = await cli(['sessions'], {})

@@ -1,19 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
 import { once } from 'node:events'
-import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { join } from 'node:path'
-import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { PGlite } from '@electric-sql/pglite'
 import t, { type Test } from 'tap'
-import { runCli } from '../../src/cli/run.js'
 import { loadConfig } from '../../src/config.js'
 import { openDatabase } from '../../src/db/connect.js'
 import { decodeJwt, signRs256 } from '../auth/jwt-forge.js'
-import { childEnv, createTestDatabase, testDatabaseKind } from '../helper.js'
-import { pgliteTemplatePath } from '../setup/databases.js'
+import { cli } from '../cli/in-process.js'
+import { childEnv, testDatabaseKind } from '../helper.js'
+import { migratedDatabaseEnv } from '../setup/databases.js'
 
 /**
  * End to end: user-service and examples/orders-service as real processes on loopback; the
@@ -55,20 +51,6 @@ async function stop (service: Service): Promise<void> {
   await exited
 }
 
-/** A migrated database for user-service: a PGlite directory or a PostgreSQL URL. */
-async function databaseEnv (t: Test): Promise<Record<string, string>> {
-  if (testDatabaseKind() === 'pglite') {
-    const dataDir = join(t.testdir(), 'data')
-    const pglite = new PGlite(dataDir, { loadDataDir: new Blob([await readFile(pgliteTemplatePath)]) })
-    await pglite.waitReady
-    await pglite.close()
-    return { DATA_DIR: dataDir }
-  }
-  const database = await createTestDatabase()
-  t.teardown(database.drop)
-  return { DATABASE_URL: database.url ?? '' }
-}
-
 async function currentKey (env: Record<string, string>): Promise<{ kid: string, private_key: string }> {
   const handle = await openDatabase(loadConfig(env).database)
   try {
@@ -79,8 +61,7 @@ async function currentKey (env: Record<string, string>): Promise<{ kid: string, 
 }
 
 async function keysRotate (env: Record<string, string>): Promise<string> {
-  let stdout = ''
-  const code = await runCli(['keys', 'rotate'], { stdout: { write: (text: string) => { stdout += text } }, stderr: { write: () => true }, stdin: Readable.from([]), env })
+  const { code, stdout } = await cli(['keys', 'rotate'], env)
   if (code !== 0) throw new Error(`keys rotate exited ${code}`)
   return /^new signing key (\S+)/m.exec(stdout)?.[1] ?? ''
 }
@@ -97,7 +78,7 @@ async function orders (url: string, accessToken: string): Promise<Response> {
 t.test('orders-service verifies user-service tokens from the JWKS, across a key rotation', async (t) => {
   const port = await freePort()
   const publicUrl = `http://127.0.0.1:${port}`
-  const env = { ...await databaseEnv(t), PORT: String(port), PUBLIC_URL: publicUrl, KEYS_REFRESH_INTERVAL_MS: '200', MIGRATE_ON_START: 'true' }
+  const env = { ...await migratedDatabaseEnv(t), PORT: String(port), PUBLIC_URL: publicUrl, KEYS_REFRESH_INTERVAL_MS: '200', MIGRATE_ON_START: 'true' }
   const serverListening = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/
   let users = await start(t, 'src/server.ts', env, serverListening)
   const shop = await start(t, 'examples/orders-service/server.ts', { USER_SERVICE_URL: publicUrl, PORT: '0' }, serverListening)

@@ -148,3 +148,20 @@ export async function createTestDatabase (options: { migrated?: boolean } = {}):
     }
   }
 }
+
+/**
+ * A migrated database that a separate process (the CLI, a child server) opens by
+ * configuration: a PGlite directory copied from the template, or a PostgreSQL URL.
+ */
+export async function migratedDatabaseEnv (t: { teardown: (fn: () => unknown) => void, testdir: () => string }): Promise<Record<string, string>> {
+  if (testDatabaseKind() === 'pglite') {
+    const dataDir = join(t.testdir(), 'data')
+    const pglite = new PGlite(dataDir, { loadDataDir: new Blob([await readFile(pgliteTemplatePath)]) })
+    await pglite.waitReady
+    await pglite.close()
+    return { DATA_DIR: dataDir }
+  }
+  const database = await createTestDatabase()
+  t.teardown(database.drop)
+  return { DATABASE_URL: database.url ?? '' }
+}
