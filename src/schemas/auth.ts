@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Email, FullName, Password, Username } from './common.js'
 import { UserRead } from './users.js'
 
@@ -68,3 +68,10 @@ export const OAuthErrorBody = Type.Object({
   error: Type.String({ examples: ['invalid_grant'] }),
   error_description: Type.Optional(Type.String())
 }, { $id: 'OAuthError', title: 'OAuthError', description: 'RFC 6749 §5.2 error response' })
+
+/** Response schemas of the OAuth endpoints' error statuses (their counterpart of problemResponses). */
+export function oauthErrorResponses<S extends number> (...statuses: S[]): Record<S, TSchema> {
+  const responses = {} as Record<S, TSchema>
+  for (const status of statuses) responses[status] = Type.Ref(OAuthErrorBody)
+  return responses
+}

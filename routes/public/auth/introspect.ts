@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify'
 import { INTROSPECTION_ROLES, Introspector } from '../../../src/auth/introspection.js'
 import { AppError, OAuthError } from '../../../src/errors.js'
 import { setUpOAuthEndpoint } from './oauth-endpoint.js'
-import { OAuthErrorBody } from '../../../src/schemas/auth.js'
+import { oauthErrorResponses } from '../../../src/schemas/auth.js'
 import { bearerSecurity } from '../../../src/schemas/common.js'
 
 const IntrospectionBody = Type.Object({
@@ -63,12 +63,7 @@ const introspectRoute: FastifyPluginAsyncTypebox = async (app) => {
       body: IntrospectionBody,
       response: {
         200: IntrospectionResponse,
-        400: Type.Ref(OAuthErrorBody),
-        401: Type.Ref(OAuthErrorBody),
-        403: Type.Ref(OAuthErrorBody),
-        413: Type.Ref(OAuthErrorBody),
-        415: Type.Ref(OAuthErrorBody),
-        503: Type.Ref(OAuthErrorBody)
+        ...oauthErrorResponses(400, 401, 403, 413, 415, 503)
       }
     }
   }, async (request) => {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { OAuthError, type AppError } from '../../../src/errors.js'
 import { clientContext } from '../../client-context.js'
-import { OAuthErrorBody, RevokeRequestBody, TokenRequestBody, TokenResponse } from '../../../src/schemas/auth.js'
+import { oauthErrorResponses, RevokeRequestBody, TokenRequestBody, TokenResponse } from '../../../src/schemas/auth.js'
 import { setUpOAuthEndpoint } from './oauth-endpoint.js'
 import { Type } from '@sinclair/typebox'
 
@@ -54,10 +54,7 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
       body: TokenRequestBody,
       response: {
         200: Type.Ref(TokenResponse),
-        400: Type.Ref(OAuthErrorBody),
-        401: Type.Ref(OAuthErrorBody),
-        413: Type.Ref(OAuthErrorBody),
-        415: Type.Ref(OAuthErrorBody)
+        ...oauthErrorResponses(400, 401, 413, 415, 503)
       }
     }
   }, async (request) => {
@@ -91,10 +88,7 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
       body: RevokeRequestBody,
       response: {
         200: Type.Null({ description: 'Revoked, or nothing to revoke' }),
-        400: Type.Ref(OAuthErrorBody),
-        401: Type.Ref(OAuthErrorBody),
-        413: Type.Ref(OAuthErrorBody),
-        415: Type.Ref(OAuthErrorBody)
+        ...oauthErrorResponses(400, 401, 413, 415, 503)
       }
     }
   }, async (request, reply) => {
