@@ -3,7 +3,7 @@ import type { Database, UserRow } from '../db/types.js'
 import { AppError } from '../errors.js'
 import type { TokenResponseType } from '../schemas/auth.js'
 import type { NewUser, UsersService } from '../users/users.service.js'
-import { findUserById, findUserByLogin, updateUser } from '../users/users.repository.js'
+import { findUserByLogin, updateUser } from '../users/users.repository.js'
 import type { PasswordHasher } from './passwords.js'
 import type { ClientContext, SessionsService } from './sessions.service.js'
 import type { TokenService } from './tokens.js'
@@ -32,9 +32,7 @@ export class AuthService {
 
   /** Rotates a refresh token (RFC 6749 §6) and issues a new access token for its session. */
   async refresh (refreshToken: string, context: ClientContext): Promise<TokenResponseType> {
-    const { sessionId, refreshToken: successor, userId } = await this.sessions.refresh(refreshToken, context)
-    const user = await findUserById(this.db, userId)
-    if (user === undefined) throw new AppError('invalid_grant', 'the account of this refresh token no longer exists')
+    const { sessionId, refreshToken: successor, user } = await this.sessions.refresh(refreshToken, context)
     return { ...await this.tokens.issueAccessToken(user, sessionId), refresh_token: successor }
   }
 

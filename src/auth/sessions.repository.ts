@@ -11,82 +11,112 @@ export interface NewSession {
   ip: string | null
 }
 
-export async function insertSession (db: Executor, session: NewSession): Promise<SessionRow> {
-  return db.insertInto('sessions').values({
-    id: session.id,
-    user_id: session.userId,
-    expires_at: session.expiresAt,
-    user_agent: session.userAgent,
-    ip: session.ip
-  }).returningAll().executeTakeFirstOrThrow()
+// Sign-in and refresh are the hot write paths: their statements are precompiled and prepared
+// like the per-request read below (see src/db/precompiled.ts), and each is one round trip.
+const startSessionQuery = new PrecompiledQuery((db, id: string, userId: string, expiresAt: string, userAgent: string | null, ip: string | null, tokenHash: string) => db
+  .with('session', (db) => db.insertInto('sessions')
+    .values({ id, user_id: userId, expires_at: expiresAt, user_agent: userAgent, ip })
+    .returning('id'))
+  .insertInto('refresh_tokens')
+  .columns(['session_id', 'token_hash'])
+  .expression((eb) => eb.selectFrom('session').select(['session.id', sql<string>`${tokenHash}::text`.as('token_hash')])),
+['\u0000id', '\u0000user', '\u0000expires', '\u0000agent', '\u0000ip', '\u0000hash'])
+
+/** Stores a new session with its first refresh token, in one statement. */
+export async function insertSessionWithRefreshToken (db: Executor, session: NewSession, tokenHash: string): Promise<void> {
+  await startSessionQuery.execute(db, session.id, session.userId, session.expiresAt.toISOString(), session.userAgent, session.ip, tokenHash)
 }
 
-// The statements of a refresh (the hot write path) are precompiled and prepared, like the
-// per-request read below; see src/db/precompiled.ts.
-const insertRefreshTokenQuery = new PrecompiledQuery((db, sessionId: string, tokenHash: string) =>
-  db.insertInto('refresh_tokens').values({ session_id: sessionId, token_hash: tokenHash }), ['\u0000session', '\u0000hash'])
-
-export async function insertRefreshToken (db: Executor, sessionId: string, tokenHash: string): Promise<void> {
-  await insertRefreshTokenQuery.execute(db, sessionId, tokenHash)
-}
-
-/** A refresh token with its session and the database's clock, for the rotation rules. */
+/** A refresh token and the state of its session. */
 export interface RefreshTokenLookup {
   session_id: string
   user_id: string
   rotated_at: Date | null
   revoked_at: Date | null
-  expires_at: Date
-  last_used_at: Date
-  user_is_active: boolean
-  now: Date
 }
 
-function refreshTokenQuery (db: Executor, tokenHash: string) {
+export async function findRefreshToken (db: Executor, tokenHash: string): Promise<RefreshTokenLookup | undefined> {
   return db.selectFrom('refresh_tokens')
     .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
-    .innerJoin('users', 'users.id', 'sessions.user_id')
-    .select([
-      'refresh_tokens.session_id',
-      'sessions.user_id',
-      'refresh_tokens.rotated_at',
-      'sessions.revoked_at',
-      'sessions.expires_at',
-      'sessions.last_used_at',
-      'users.is_active as user_is_active',
-      sql<Date>`now()`.as('now')
-    ])
+    .select(['refresh_tokens.session_id', 'sessions.user_id', 'refresh_tokens.rotated_at', 'sessions.revoked_at'])
     .where('refresh_tokens.token_hash', '=', tokenHash)
+    .executeTakeFirst()
 }
 
-const lockedRefreshTokenQuery = new PrecompiledQuery((db, tokenHash: string) =>
-  refreshTokenQuery(db, tokenHash).modifyEnd(sql`for update of sessions`), ['\u0000hash'])
+/**
+ * What became of a presented refresh token: `rotated` (the successor is stored), or why not.
+ * `already_used`: rotated moments ago (a client's parallel request, or a lost race);
+ * `reused`: rotated before the grace window, so the session has just been ended.
+ */
+export type RotationOutcome = 'rotated' | 'already_used' | 'reused' | 'ended' | 'disabled' | 'expired'
 
-/** With `lockSession`, the session row stays locked until the transaction ends (refresh vs revoke). */
-export async function findRefreshToken (db: Executor, tokenHash: string, options: { lockSession?: boolean } = {}): Promise<RefreshTokenLookup | undefined> {
-  if (options.lockSession !== true) return refreshTokenQuery(db, tokenHash).executeTakeFirst()
-  const [row] = await lockedRefreshTokenQuery.execute(db, tokenHash)
+export interface RefreshRotation {
+  outcome: RotationOutcome
+  session_id: string
+  user_id: string
+  roles: string[]
+}
+
+export interface RotationRules {
+  idleDays: number
+  reuseGraceSeconds: number
+}
+
+/*
+ * The whole rotation in one statement, so a refresh costs one round trip instead of seven.
+ * `found` locks the session row: a concurrent logout or rotation waits, and on the row's new
+ * version the state is computed again, as a SELECT ... FOR UPDATE in a transaction would.
+ * The successor is inserted from what the update returned, so the old token is already
+ * retired when the one-live-token-per-session index checks the new one; a parallel refresh
+ * of the same token finds it retired and inserts nothing. Parameters are typed in the SQL
+ * because the statement is prepared once for every call.
+ */
+const rotateQuery = new PrecompiledQuery((_db, tokenHash: string, successorHash: string, userAgent: string | null, ip: string | null, idleDays: number, graceSeconds: number) => sql<RefreshRotation>`
+with found as (
+  select refresh_tokens.session_id, sessions.user_id, users.roles,
+    case
+      when sessions.revoked_at is not null then 'ended'
+      when not users.is_active then 'disabled'
+      when sessions.expires_at <= now() or sessions.last_used_at <= now() - make_interval(days => ${idleDays}::int) then 'expired'
+      when refresh_tokens.rotated_at is null then 'live'
+      when now() - refresh_tokens.rotated_at <= make_interval(secs => ${graceSeconds}::int) then 'already_used'
+      else 'reused'
+    end as state
+  from refresh_tokens
+  join sessions on sessions.id = refresh_tokens.session_id
+  join users on users.id = sessions.user_id
+  where refresh_tokens.token_hash = ${tokenHash}::text
+  for update of sessions
+), rotated as (
+  update refresh_tokens set rotated_at = now()
+  from found
+  where found.state = 'live' and refresh_tokens.token_hash = ${tokenHash}::text and refresh_tokens.rotated_at is null
+  returning refresh_tokens.session_id
+), successor as (
+  insert into refresh_tokens (session_id, token_hash)
+  select session_id, ${successorHash}::text from rotated
+  returning session_id
+), touched as (
+  update sessions set last_used_at = now(), user_agent = ${userAgent}::text, ip = ${ip}::text
+  from successor
+  where sessions.id = successor.session_id
+), revoked as (
+  update sessions set revoked_at = now(), revoked_reason = 'refresh_token_reuse'
+  from found
+  where found.state = 'reused' and sessions.id = found.session_id and sessions.revoked_at is null
+)
+select found.session_id, found.user_id, found.roles,
+  case
+    when found.state <> 'live' then found.state
+    when exists (select from successor) then 'rotated'
+    else 'already_used'
+  end as outcome
+from found`, ['\u0000hash', '\u0000successor', '\u0000agent', '\u0000ip', '\u0000idle', '\u0000grace'])
+
+/** Rotates the refresh token whose hash is `tokenHash`; undefined when there is no such token. */
+export async function rotateRefreshToken (db: Executor, tokenHash: string, successorHash: string, context: { userAgent: string | null, ip: string | null }, rules: RotationRules): Promise<RefreshRotation | undefined> {
+  const [row] = await rotateQuery.execute(db, tokenHash, successorHash, context.userAgent, context.ip, rules.idleDays, rules.reuseGraceSeconds)
   return row
-}
-
-const markRotatedQuery = new PrecompiledQuery((db, tokenHash: string) => db.updateTable('refresh_tokens')
-  .set({ rotated_at: sql`now()` })
-  .where('token_hash', '=', tokenHash)
-  .where('rotated_at', 'is', null)
-  .returning('session_id'), ['\u0000hash'])
-
-/** Marks the token used; false when another request got there first (the row is locked meanwhile). */
-export async function markRotated (db: Executor, tokenHash: string): Promise<boolean> {
-  const rows = await markRotatedQuery.execute(db, tokenHash)
-  return rows.length > 0
-}
-
-const touchSessionQuery = new PrecompiledQuery((db, sessionId: string, userAgent: string | null, ip: string | null) => db.updateTable('sessions')
-  .set({ last_used_at: sql`now()`, user_agent: userAgent, ip })
-  .where('id', '=', sessionId), ['\u0000session', '\u0000agent', '\u0000ip'])
-
-export async function touchSession (db: Executor, sessionId: string, userAgent: string | null, ip: string | null): Promise<void> {
-  await touchSessionQuery.execute(db, sessionId, userAgent, ip)
 }
 
 export interface RevokeFilter {

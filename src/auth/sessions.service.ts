@@ -6,8 +6,8 @@ import type { Database, SessionRow } from '../db/types.js'
 import { AppError } from '../errors.js'
 import type { Executor } from '../users/users.repository.js'
 import {
-  findRefreshToken, findSession, insertRefreshToken, insertSession, listLiveSessions, markRotated,
-  pruneSessions, revokeSessions, touchSession, type RefreshTokenLookup
+  findRefreshToken, findSession, insertSessionWithRefreshToken, listLiveSessions, pruneSessions,
+  revokeSessions, rotateRefreshToken, type RotationOutcome
 } from './sessions.repository.js'
 
 /** Who is on the other end of a request, as far as a session list should show it. */
@@ -36,6 +36,14 @@ function invalidGrant (detail: string): AppError {
   return new AppError('invalid_grant', detail)
 }
 
+const REFUSALS: Record<Exclude<RotationOutcome, 'rotated'>, string> = {
+  already_used: 'the refresh token was already used',
+  reused: 'the refresh token was already used; the session has been ended for safety',
+  ended: 'the session of this refresh token has ended',
+  disabled: 'this account is disabled',
+  expired: 'the session has expired'
+}
+
 /**
  * Sessions and refresh-token rotation (RFC 9700 §4.14): every refresh replaces the token; a
  * replaced token presented again within the grace window is a client's parallel request and
@@ -50,53 +58,23 @@ export class SessionsService {
   async start (userId: string, context: ClientContext, db: Executor = this.db): Promise<IssuedRefreshToken> {
     const sessionId = uuidv7()
     const refreshToken = newRefreshToken()
-    await insertSession(db, {
+    await insertSessionWithRefreshToken(db, {
       id: sessionId,
       userId,
       expiresAt: new Date(Date.now() + this.settings.absoluteDays * DAY_MS),
       userAgent: context.userAgent,
       ip: context.ip
-    })
-    await insertRefreshToken(db, sessionId, hashRefreshToken(refreshToken))
+    }, hashRefreshToken(refreshToken))
     return { sessionId, refreshToken }
   }
 
-  /** Rotates `refreshToken`; returns the session's user id and the successor token. */
-  async refresh (refreshToken: string, context: ClientContext): Promise<IssuedRefreshToken & { userId: string }> {
-    const tokenHash = hashRefreshToken(refreshToken)
-    // One transaction holding the session row: a logout or revocation cannot slip in between
-    // the checks and the rotation, and a reuse's revocation commits before the refusal.
-    const outcome = await this.db.transaction().execute(async (trx): Promise<string | IssuedRefreshToken & { userId: string }> => {
-      const found = await findRefreshToken(trx, tokenHash, { lockSession: true })
-      if (found === undefined) return 'the refresh token is not valid'
-      const unusable = this.#whyUnusable(found)
-      if (unusable !== null) return unusable
-      if (found.rotated_at !== null) return this.#reused(trx, found)
-      // Parallel refreshes of one token: only the first one rotates it.
-      if (!await markRotated(trx, tokenHash)) return 'the refresh token was already used'
-      const next = newRefreshToken()
-      await insertRefreshToken(trx, found.session_id, hashRefreshToken(next))
-      await touchSession(trx, found.session_id, context.userAgent, context.ip)
-      return { sessionId: found.session_id, refreshToken: next, userId: found.user_id }
-    })
-    if (typeof outcome === 'string') throw invalidGrant(outcome)
-    return outcome
-  }
-
-  #whyUnusable (found: RefreshTokenLookup): string | null {
-    if (found.revoked_at !== null) return 'the session of this refresh token has ended'
-    if (!found.user_is_active) return 'this account is disabled'
-    const idleLimit = found.last_used_at.getTime() + this.settings.idleDays * DAY_MS
-    if (found.expires_at <= found.now || idleLimit <= found.now.getTime()) return 'the session has expired'
-    return null
-  }
-
-  /** A rotated token again: within the grace window a client's race, after it a theft. */
-  async #reused (trx: Executor, found: RefreshTokenLookup): Promise<string> {
-    const sinceRotation = found.now.getTime() - (found.rotated_at?.getTime() ?? 0)
-    if (sinceRotation <= this.settings.reuseGraceSeconds * 1000) return 'the refresh token was already used'
-    await revokeSessions(trx, { sessionId: found.session_id }, 'refresh_token_reuse')
-    return 'the refresh token was already used; the session has been ended for safety'
+  /** Rotates `refreshToken`; returns the successor token and the session's user. */
+  async refresh (refreshToken: string, context: ClientContext): Promise<IssuedRefreshToken & { user: { id: string, roles: string[] } }> {
+    const successor = newRefreshToken()
+    const rotation = await rotateRefreshToken(this.db, hashRefreshToken(refreshToken), hashRefreshToken(successor), context, this.settings)
+    if (rotation === undefined) throw invalidGrant('the refresh token is not valid')
+    if (rotation.outcome !== 'rotated') throw invalidGrant(REFUSALS[rotation.outcome])
+    return { sessionId: rotation.session_id, refreshToken: successor, user: { id: rotation.user_id, roles: rotation.roles } }
   }
 
   /** Ends the session of a refresh token, if it is one of ours (RFC 7009: unknown tokens are fine). */

@@ -1,4 +1,4 @@
-import type { Compilable, CompiledQuery, Kysely, Transaction } from 'kysely'
+import type { Compilable, CompiledQuery, Kysely, RawBuilder, Transaction } from 'kysely'
 import { prepareStatement } from './prepared-statements.js'
 import type { Database } from './types.js'
 
@@ -12,13 +12,13 @@ type Executor = Kysely<Database> | Transaction<Database>
  * serves the database, PGlite and transactions alike. On PostgreSQL it also runs as a named
  * prepared statement (see prepared-statements.ts), so list its columns instead of `*`.
  */
-export class PrecompiledQuery<Args extends Array<string | null>, Row> {
+export class PrecompiledQuery<Args extends Array<string | number | null>, Row> {
   #compiled: CompiledQuery<Row> | undefined
   /** For each parameter position, the index of the argument it takes, or -1 for a constant. */
   #argumentAt: number[] = []
 
   /** `markers`: one unique string per argument, never a value a caller passes. */
-  constructor (private readonly build: (db: Executor, ...args: Args) => Compilable<Row>, private readonly markers: { [K in keyof Args]: string }) {}
+  constructor (private readonly build: (db: Executor, ...args: Args) => Compilable<Row> | RawBuilder<Row>, private readonly markers: { [K in keyof Args]: string }) {}
 
   async execute (db: Executor, ...args: Args): Promise<Row[]> {
     const compiled = this.#compiled ?? this.#compile(db)
@@ -31,7 +31,8 @@ export class PrecompiledQuery<Args extends Array<string | null>, Row> {
   }
 
   #compile (db: Executor): CompiledQuery<Row> {
-    const compiled = this.build(db, ...(this.markers as unknown as Args)).compile()
+    const built = this.build(db, ...(this.markers as unknown as Args))
+    const compiled = 'isRawBuilder' in built ? built.compile(db) : built.compile()
     this.#argumentAt = compiled.parameters.map((value) => (this.markers as string[]).indexOf(value as string))
     const missing = (this.markers as string[]).filter((marker) => !compiled.parameters.includes(marker))
     if (missing.length > 0) throw new Error(`precompiled query does not use its arguments ${missing.join(', ')}`)

@@ -1,4 +1,6 @@
 import t from 'tap'
+import { sql } from 'kysely'
+import { openPostgres } from '../../src/db/connect.js'
 import { buildApp, registerAccount, testDatabaseKind } from '../helper.js'
 import { decodeJwt } from './jwt-forge.js'
 
@@ -37,3 +39,51 @@ t.test(`20 parallel refreshes of one token on two instances sharing the ${testDa
   const revoked = await first.app.db.selectFrom('sessions').selectAll().where('id', '=', sid).executeTakeFirstOrThrow()
   t.equal(revoked.revoked_reason, 'refresh_token_reuse', 'a replay after the window ends the session')
 })
+
+t.test('a refresh waiting on its session while a logout commits is refused, and rotates nothing', {
+  skip: testDatabaseKind() === 'postgres' ? false : 'needs a second connection holding a row lock (TEST_DB=postgres)'
+}, async (t) => {
+  const { app, database } = await buildApp(t)
+  const account = await registerAccount(app)
+  const login = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: account.email, password: account.password } })
+  const { access_token: accessToken, refresh_token: refreshToken } = login.json<{ access_token: string, refresh_token: string }>()
+  const sid = decodeJwt(accessToken).payload.sid as string
+
+  // Another instance's logout, paused while it holds the session row.
+  const other = openPostgres(database.url ?? '', 1)
+  t.teardown(other.close)
+  let locked!: () => void
+  let commit!: () => void
+  const lockTaken = new Promise<void>((resolve) => { locked = resolve })
+  const commitAllowed = new Promise<void>((resolve) => { commit = resolve })
+  const logout = other.db.transaction().execute(async (trx) => {
+    await sql`select id from sessions where id = ${sid} for update`.execute(trx)
+    locked()
+    await commitAllowed
+    await trx.updateTable('sessions').set({ revoked_at: sql`now()`, revoked_reason: 'logout' }).where('id', '=', sid).execute()
+  })
+  await lockTaken
+  const refreshing = app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: refreshToken } })
+  await waitUntil(async () => {
+    const { rows } = await sql<{ waiting: number }>`select count(*)::int as waiting from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(app.db)
+    return rows[0]?.waiting === 1
+  })
+  commit()
+  await logout
+
+  const response = await refreshing
+  t.equal(response.statusCode, 400)
+  t.equal(response.json().detail, 'the session of this refresh token has ended')
+  const tokens = await app.db.selectFrom('refresh_tokens').select(['rotated_at']).where('session_id', '=', sid).execute()
+  t.same(tokens, [{ rotated_at: null }], 'the presented token was not rotated and no successor was stored')
+  const session = await app.db.selectFrom('sessions').select(['revoked_reason']).where('id', '=', sid).executeTakeFirstOrThrow()
+  t.equal(session.revoked_reason, 'logout')
+})
+
+async function waitUntil (condition: () => Promise<boolean>): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (await condition()) return
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  throw new Error('condition not reached in 5 s')
+}
