@@ -27,6 +27,14 @@ export const redactedPaths = [
   '*.token'
 ]
 
+/** Ajv's options for every request schema (the CLI's create-admin validates with them too). */
+export const ajvOptions = {
+  // The contract rejects unknown fields instead of silently dropping them.
+  removeAdditional: false,
+  coerceTypes: false,
+  allErrors: true
+} as const
+
 /** The Fastify options of the real server; tests build the app with exactly these. */
 export function serverOptions (config: Config, logStream?: DestinationStream): FastifyServerOptions {
   const logger = {
@@ -45,14 +53,7 @@ export function serverOptions (config: Config, logStream?: DestinationStream): F
     trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
-    ajv: {
-      customOptions: {
-        // The contract rejects unknown fields instead of silently dropping them.
-        removeAdditional: false,
-        coerceTypes: false,
-        allErrors: true
-      }
-    }
+    ajv: { customOptions: ajvOptions }
   }
 }
 

@@ -1,5 +1,8 @@
+import type { Kysely } from 'kysely'
 import { loadConfig, type Config } from '../config.js'
 import { openDatabase, type DatabaseHandle } from '../db/connect.js'
+import { migrateToLatest, pendingMigrations } from '../db/migrator.js'
+import type { Database } from '../db/types.js'
 
 /** Where a command writes and reads; the real process streams, or test doubles. */
 export interface CliIo {
@@ -51,4 +54,17 @@ export async function withDatabase<T> (config: Config, work: (handle: DatabaseHa
 
 export function plural (count: number, word: string): string {
   return `${count} ${word}${count === 1 ? '' : 's'}`
+}
+
+/** With MIGRATE_ON_START=true migrates (and says what it applied); else refuses a database with pending migrations. */
+export async function ensureMigrated (db: Kysely<Database>, config: Config, io: CliIo): Promise<void> {
+  if (config.migrateOnStart) {
+    const applied = await migrateToLatest(db)
+    if (applied.length > 0) io.stderr.write(`user-service: applied ${plural(applied.length, 'migration')}: ${applied.join(', ')}\n`)
+    return
+  }
+  const pending = await pendingMigrations(db)
+  if (pending.length > 0) {
+    throw new CliError(`the database has ${plural(pending.length, 'pending migration')} (${pending.join(', ')}); run "user-service migrate up" first or set MIGRATE_ON_START=true`, EXIT_PENDING_MIGRATIONS)
+  }
 }

@@ -1,15 +1,19 @@
 import { parseArgs } from 'node:util'
-import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { Ajv } from 'ajv'
 import { PasswordHasher } from '../auth/passwords.js'
-import { migrateToLatest, pendingMigrations } from '../db/migrator.js'
 import { AppError } from '../errors.js'
 import { RegisterBody, type RegisterBodyType } from '../schemas/auth.js'
 import { findNulBytes } from '../schemas/nul-bytes.js'
 import { UsersService } from '../users/users.service.js'
-import { CliError, configFor, EXIT_FAILURE, EXIT_OK, EXIT_PENDING_MIGRATIONS, EXIT_USAGE, plural, usageError, withDatabase, type CliIo, type CliOptions } from './common.js'
+import { ajvOptions } from '../server-options.js'
+import { CliError, configFor, ensureMigrated, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, usageError, withDatabase, type CliIo, type CliOptions } from './common.js'
 
-/** The register endpoint's body schema: the CLI accepts exactly what the API accepts. */
-const registerBody = TypeCompiler.Compile(RegisterBody)
+/**
+ * The register endpoint's body schema, compiled by Ajv with the server's options: the CLI
+ * accepts exactly what the API accepts (lengths count code points, not UTF-16 units).
+ * `verbose` gives each error its schema, for the field's description.
+ */
+const registerBody = new Ajv({ ...ajvOptions, verbose: true }).compile<RegisterBodyType>(RegisterBody)
 
 /** How each field is given on the command line, for error messages. */
 const fieldSources: Record<string, string> = {
@@ -45,15 +49,7 @@ export async function createAdminCommand (args: string[], io: CliIo, options: Cl
   validate(input)
 
   return withDatabase(config, async ({ db }) => {
-    if (config.migrateOnStart) {
-      const applied = await migrateToLatest(db)
-      if (applied.length > 0) io.stderr.write(`user-service: applied ${plural(applied.length, 'migration')}: ${applied.join(', ')}\n`)
-    } else {
-      const pending = await pendingMigrations(db)
-      if (pending.length > 0) {
-        throw new CliError(`the database has ${plural(pending.length, 'pending migration')} (${pending.join(', ')}); run "user-service migrate up" first or set MIGRATE_ON_START=true`, EXIT_PENDING_MIGRATIONS)
-      }
-    }
+    await ensureMigrated(db, config, io)
 
     const users = new UsersService(db, new PasswordHasher(config.argon2))
     try {
@@ -85,14 +81,14 @@ async function readPassword (io: CliIo): Promise<string> {
 
 function validate (input: RegisterBodyType): void {
   const problems: string[] = findNulBytes(input, '').map((path) => `${fieldName(path)} must not contain NUL bytes`)
-  if (problems.length === 0) {
+  if (problems.length === 0 && !registerBody(input)) {
     const seen = new Set<string>()
-    for (const error of registerBody.Errors(input)) {
-      const field = fieldName(error.path)
+    for (const error of registerBody.errors ?? []) {
+      const field = fieldName(error.instancePath)
       if (seen.has(field)) continue
       seen.add(field)
-      const description = typeof error.schema.description === 'string' ? ` (${error.schema.description})` : ''
-      problems.push(`invalid ${field}: ${error.message}${description}`)
+      const description = typeof error.parentSchema?.description === 'string' ? ` (${error.parentSchema.description})` : ''
+      problems.push(`invalid ${field}: ${error.message ?? 'is not valid'}${description}`)
     }
   }
   if (problems.length > 0) throw new CliError(problems.join('; '), EXIT_USAGE)

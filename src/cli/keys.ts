@@ -4,9 +4,8 @@ import { isAsymmetric, isSealed, KeyEncryption, type AsymmetricAlgorithm } from 
 import { retireKey, retirementGraceSeconds, rotateKey } from '../auth/key-rotation.js'
 import { listKeys } from '../auth/signing-keys.repository.js'
 import type { Config } from '../config.js'
-import { migrateToLatest, pendingMigrations } from '../db/migrator.js'
 import type { Database, SigningKeyRow } from '../db/types.js'
-import { CliError, configFor, EXIT_OK, EXIT_PENDING_MIGRATIONS, EXIT_USAGE, plural, usageError, withDatabase, type CliIo, type CliOptions } from './common.js'
+import { CliError, configFor, ensureMigrated, EXIT_OK, EXIT_USAGE, usageError, withDatabase, type CliIo, type CliOptions } from './common.js'
 
 const KID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/
 
@@ -38,18 +37,6 @@ export async function keysCommand (args: string[], io: CliIo, options: CliOption
     if (subcommand === 'rotate') return rotate(db, config, algorithm, io)
     return retire(db, config, kid ?? '', values.now === true, io)
   })
-}
-
-async function ensureMigrated (db: Kysely<Database>, config: Config, io: CliIo): Promise<void> {
-  if (config.migrateOnStart) {
-    const applied = await migrateToLatest(db)
-    if (applied.length > 0) io.stderr.write(`user-service: applied ${plural(applied.length, 'migration')}: ${applied.join(', ')}\n`)
-    return
-  }
-  const pending = await pendingMigrations(db)
-  if (pending.length > 0) {
-    throw new CliError(`the database has ${plural(pending.length, 'pending migration')} (${pending.join(', ')}); run "user-service migrate up" first or set MIGRATE_ON_START=true`, EXIT_PENDING_MIGRATIONS)
-  }
 }
 
 function describe (row: SigningKeyRow): Record<string, unknown> {

@@ -191,6 +191,7 @@ t.test('create-admin refuses bad input without touching the database', async (t)
     { name: 'no password, stdin is a terminal', argv: base, stdin: 'tty', code: 2, stderr: /^user-service: no password given/ },
     { name: 'short password', argv: base, env: { ADMIN_PASSWORD: 'short' }, code: 2, stderr: /^user-service: invalid password: .*8/ },
     { name: 'too long password', argv: base, env: { ADMIN_PASSWORD: 'x'.repeat(129) }, code: 2, stderr: /^user-service: invalid password: .*128/ },
+    { name: 'too long password in characters', argv: base, env: { ADMIN_PASSWORD: '🔑'.repeat(129) }, code: 2, stderr: /^user-service: invalid password: .*128/ },
     { name: 'NUL in password', argv: base, env: { ADMIN_PASSWORD: 'long enough\0password' }, code: 2, stderr: /^user-service: password must not contain NUL bytes/ },
     { name: 'bad email', argv: ['create-admin', '--email', 'not-an-email', '--username', 'erin'], env: { ADMIN_PASSWORD: PASSWORD }, code: 2, stderr: /^user-service: invalid --email: / },
     { name: 'bad username', argv: ['create-admin', '--email', 'erin@example.com', '--username', 'e r'], env: { ADMIN_PASSWORD: PASSWORD }, code: 2, stderr: /^user-service: invalid --username: / },
@@ -206,6 +207,20 @@ t.test('create-admin refuses bad input without touching the database', async (t)
     t.notMatch(result.stderr, /long enough|x{129}/, `${item.name}: the password is not echoed`)
   }
   t.notOk(await access(dataDir).then(() => true, () => false), 'the database was not opened')
+})
+
+t.test('create-admin counts a password in characters, as the API does', async (t) => {
+  // 128 characters outside the BMP are 256 UTF-16 code units: both must accept them.
+  const password = '🔑'.repeat(128)
+  const env = await migratedEnv(t)
+  const result = await cli(['create-admin', '--email', 'keys@example.com', '--username', 'keys'], { ...env, ADMIN_PASSWORD: password })
+  t.equal(result.code, 0, result.stderr)
+  const handle = await openSame(t, env)
+  const { app } = await buildApp(t, { database: { handle, kind: handle.kind, url: env.DATABASE_URL ?? null, drop: async () => {} } })
+  const login = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: 'keys', password } })
+  t.equal(login.statusCode, 200, 'the admin logs in with it')
+  const register = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { email: 'other@example.com', username: 'other', password } })
+  t.equal(register.statusCode, 201, 'the API registers the same password')
 })
 
 t.test('create-admin with a taken email or username exits 1', async (t) => {
