@@ -19,9 +19,7 @@ const frameworkErrors: Record<string, (error: FastifyError) => AppError> = {
   FST_ERR_CTP_BODY_TOO_LARGE: () => new AppError('payload_too_large', 'the request body is larger than the limit'),
   // Fastify's message is a bare "Unsupported Media Type": say what the API takes instead.
   FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new AppError('unsupported_media_type', 'unsupported content type: send the body as application/json'),
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new AppError('bad_request', 'Content-Length does not match the body'),
-  FST_ERR_CTP_EMPTY_JSON_BODY: () => new AppError('invalid_json', 'the body is empty but Content-Type is application/json'),
-  FST_ERR_CTP_INVALID_JSON_BODY: () => new AppError('invalid_json', 'the body is not valid JSON')
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new AppError('bad_request', 'Content-Length does not match the body')
 }
 
 /** Turns any error into the AppError a client should see; unknown errors become an opaque 500. */

@@ -5,6 +5,7 @@ import configPlugin from '../plugins/config.js'
 import dbPlugin from '../plugins/db.js'
 import errorsPlugin from '../plugins/errors.js'
 import gracefulClosePlugin from '../plugins/graceful-close.js'
+import jsonBodyPlugin from '../plugins/json-body.js'
 import loadSheddingPlugin from '../plugins/load-shedding.js'
 import metricsPlugin from '../plugins/metrics.js'
 import requestIdPlugin from '../plugins/request-id.js'
@@ -45,6 +46,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
 
   // JSON only, except where a route plugin adds a parser (the OAuth token endpoint).
   fastify.removeContentTypeParser('text/plain')
+  await fastify.register(jsonBodyPlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(wellKnownRoutes)

@@ -1,0 +1,28 @@
+import fp from 'fastify-plugin'
+import secureJson from 'secure-json-parse'
+import { AppError } from '../src/errors.js'
+
+/** secure-json-parse's refusal of a key that could pollute prototypes. */
+const FORBIDDEN_KEY = /forbidden (prototype|constructor) property/
+
+/**
+ * Fastify's own JSON parser, with errors that say what is wrong: Fastify reports a
+ * `__proto__` key (refused, as it must be) as plain invalid JSON.
+ */
+export default fp(async (app) => {
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    if (body === '') {
+      done(new AppError('invalid_json', 'the body is empty but Content-Type is application/json'), undefined)
+      return
+    }
+    try {
+      done(null, secureJson.parse(body as string, null, { protoAction: 'error', constructorAction: 'error' }))
+    } catch (error) {
+      const forbidden = error instanceof Error && FORBIDDEN_KEY.test(error.message)
+      done(new AppError('invalid_json', forbidden
+        ? 'the body has a "__proto__" or "constructor.prototype" key; such keys are refused'
+        : 'the body is not valid JSON'), undefined)
+    }
+  })
+}, { name: 'json-body' })
