@@ -17,11 +17,12 @@ export class AuthService {
     private readonly sessions: SessionsService
   ) {}
 
-  /** Registers an account and starts its first session, in one transaction. */
+  /** Registers an account and starts its first session, in one statement. */
   async register (users: UsersService, input: NewUser, context: ClientContext): Promise<{ user: UserRow, tokens: TokenResponseType }> {
-    const { user, extra } = await users.register(input, (created, trx) => this.sessions.start(created.id, context, trx))
-    if (extra === undefined) throw new Error('registration started no session')
-    return { user, tokens: { ...await this.tokens.issueAccessToken(user, extra.sessionId), refresh_token: extra.refreshToken } }
+    const firstSession = this.sessions.firstSessionFor(context)
+    const user = await users.register(input, firstSession.insert)
+    const { sessionId, refreshToken } = firstSession.issued
+    return { user, tokens: { ...await this.tokens.issueAccessToken(user, sessionId), refresh_token: refreshToken } }
   }
 
   /** Starts a session for `user`: an access token bound to it and its first refresh token. */

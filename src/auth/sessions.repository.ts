@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import { PrecompiledQuery } from '../db/precompiled.js'
-import type { SessionRow, UserRow } from '../db/types.js'
+import type { NewUserRow, SessionRow, UserRow } from '../db/types.js'
 import { USER_COLUMNS, type Executor } from '../users/users.repository.js'
 
 export interface NewSession {
@@ -10,6 +10,9 @@ export interface NewSession {
   userAgent: string | null
   ip: string | null
 }
+
+/** A session about to be stored with the account it belongs to. */
+export type PendingSession = Omit<NewSession, 'userId'>
 
 // Sign-in and refresh are the hot write paths: their statements are precompiled and prepared
 // like the per-request read below (see src/db/precompiled.ts), and each is one round trip.
@@ -25,6 +28,28 @@ const startSessionQuery = new PrecompiledQuery((db, id: string, userId: string, 
 /** Stores a new session with its first refresh token, in one statement. */
 export async function insertSessionWithRefreshToken (db: Executor, session: NewSession, tokenHash: string): Promise<void> {
   await startSessionQuery.execute(db, session.id, session.userId, session.expiresAt.toISOString(), session.userAgent, session.ip, tokenHash)
+}
+
+/** Stores a new account, its first session and that session's refresh token, in one statement. */
+export async function insertUserWithSession (db: Executor, user: NewUserRow, session: PendingSession, tokenHash: string): Promise<UserRow> {
+  return db
+    .with('new_user', (db) => db.insertInto('users').values(user).returning(USER_COLUMNS))
+    .with('new_session', (db) => db.insertInto('sessions')
+      .columns(['id', 'user_id', 'expires_at', 'user_agent', 'ip'])
+      .expression((eb) => eb.selectFrom('new_user').select([
+        sql<string>`${session.id}::uuid`.as('id'),
+        'new_user.id',
+        sql<Date>`${session.expiresAt}::timestamptz`.as('expires_at'),
+        sql<string | null>`${session.userAgent}::text`.as('user_agent'),
+        sql<string | null>`${session.ip}::text`.as('ip')
+      ]))
+      .returning('id'))
+    .with('new_token', (db) => db.insertInto('refresh_tokens')
+      .columns(['session_id', 'token_hash'])
+      .expression((eb) => eb.selectFrom('new_session').select(['new_session.id', sql<string>`${tokenHash}::text`.as('token_hash')])))
+    .selectFrom('new_user')
+    .select(USER_COLUMNS)
+    .executeTakeFirstOrThrow()
 }
 
 /** A refresh token and the state of its session. */

@@ -2,12 +2,12 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { v7 as uuidv7 } from 'uuid'
 import type { Config } from '../config.js'
-import type { Database, SessionRow } from '../db/types.js'
+import type { Database, NewUserRow, SessionRow, UserRow } from '../db/types.js'
 import { AppError } from '../errors.js'
 import type { Executor } from '../users/users.repository.js'
 import {
-  findRefreshToken, findSession, insertSessionWithRefreshToken, listLiveSessions, pruneSessions,
-  revokeSessions, rotateRefreshToken, type RotationOutcome
+  findRefreshToken, findSession, insertSessionWithRefreshToken, insertUserWithSession, listLiveSessions, pruneSessions,
+  revokeSessions, rotateRefreshToken, type PendingSession, type RotationOutcome
 } from './sessions.repository.js'
 
 /** Who is on the other end of a request, as far as a session list should show it. */
@@ -55,17 +55,35 @@ export class SessionsService {
     private readonly settings: Config['sessions']
   ) {}
 
-  async start (userId: string, context: ClientContext, db: Executor = this.db): Promise<IssuedRefreshToken> {
-    const sessionId = uuidv7()
-    const refreshToken = newRefreshToken()
-    await insertSessionWithRefreshToken(db, {
-      id: sessionId,
-      userId,
-      expiresAt: new Date(Date.now() + this.settings.absoluteDays * DAY_MS),
-      userAgent: context.userAgent,
-      ip: context.ip
-    }, hashRefreshToken(refreshToken))
-    return { sessionId, refreshToken }
+  /** Starts a session for an existing account: the session and its first refresh token in one statement. */
+  async start (userId: string, context: ClientContext): Promise<IssuedRefreshToken> {
+    const { session, refreshToken } = this.#prepare(context)
+    await insertSessionWithRefreshToken(this.db, { ...session, userId }, hashRefreshToken(refreshToken))
+    return { sessionId: session.id, refreshToken }
+  }
+
+  /**
+   * For registration: an insert that stores the new account together with its first session
+   * (one statement, so neither exists without the other), and the tokens of that session.
+   */
+  firstSessionFor (context: ClientContext): { insert: (db: Executor, row: NewUserRow) => Promise<UserRow>, issued: IssuedRefreshToken } {
+    const { session, refreshToken } = this.#prepare(context)
+    return {
+      insert: async (db, row) => insertUserWithSession(db, row, session, hashRefreshToken(refreshToken)),
+      issued: { sessionId: session.id, refreshToken }
+    }
+  }
+
+  #prepare (context: ClientContext): { session: PendingSession, refreshToken: string } {
+    return {
+      session: {
+        id: uuidv7(),
+        expiresAt: new Date(Date.now() + this.settings.absoluteDays * DAY_MS),
+        userAgent: context.userAgent,
+        ip: context.ip
+      },
+      refreshToken: newRefreshToken()
+    }
   }
 
   /** Rotates `refreshToken`; returns the successor token and the session's user. */

@@ -53,7 +53,7 @@ export async function createAdminCommand (args: string[], io: CliIo, options: Cl
 
     const users = new UsersService(db, new PasswordHasher(config.argon2))
     try {
-      const { user } = await users.register({ ...input, roles: ['user', 'admin'] })
+      const user = await users.register({ ...input, roles: ['user', 'admin'] })
       io.stdout.write(`created admin ${user.username} (${user.id}) <${user.email}>\n`)
       return EXIT_OK
     } catch (error) {

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely'
 import { v7 as uuidv7 } from 'uuid'
 import type { PasswordHasher } from '../auth/passwords.js'
 import { uniqueViolationConstraint } from '../db/errors.js'
-import type { Database, UserRow, UserUpdate } from '../db/types.js'
+import type { Database, NewUserRow, UserRow, UserUpdate } from '../db/types.js'
 import { AppError } from '../errors.js'
 import { revokeSessions } from '../auth/sessions.repository.js'
 import { deleteUser, findUserById, insertUser, updateUser, type Executor } from './users.repository.js'
@@ -33,21 +33,14 @@ export class UsersService {
   ) {}
 
   /**
-   * Creates the account. `alsoInTransaction` runs in the same transaction as the insert (a
-   * first session, say), so a failure leaves no half-made account behind. Hashing happens
-   * before the transaction, not while it holds a connection.
+   * Creates the account. `insert` stores the row (by default alone; registration stores the
+   * first session with it, in the same statement); a taken email or username is a conflict
+   * either way. Hashing happens first, holding no connection.
    */
-  async register<T = undefined> (input: NewUser, alsoInTransaction?: (user: UserRow, trx: Executor) => Promise<T>): Promise<{ user: UserRow, extra: T | undefined }> {
+  async register (input: NewUser, insert: (db: Executor, row: NewUserRow) => Promise<UserRow> = insertUser): Promise<UserRow> {
     const hashedPassword = await this.passwords.hash(input.password)
-    return this.db.transaction().execute(async (trx) => {
-      const user = await this.#insert(trx, input, hashedPassword)
-      return { user, extra: alsoInTransaction === undefined ? undefined : await alsoInTransaction(user, trx) }
-    })
-  }
-
-  async #insert (db: Executor, input: NewUser, hashedPassword: string): Promise<UserRow> {
     try {
-      return await insertUser(db, {
+      return await insert(this.db, {
         id: uuidv7(),
         email: normalizeEmail(input.email),
         username: input.username,

@@ -48,6 +48,28 @@ t.test('sign-in starts a session: refresh token, sid claim, only a hash stored',
   t.not(stored[0]?.token_hash, tokens.refresh_token)
 })
 
+t.test('registration stores the account with its first session; a refused one stores neither', async (t) => {
+  const { app } = await buildApp(t)
+  const body = { email: 'first@example.com', username: 'first', password: 'correct horse battery' }
+  const register = await app.inject({ method: 'POST', url: '/api/v1/auth/register', headers: { 'user-agent': 'first-client/1.0' }, payload: body })
+  t.equal(register.statusCode, 201)
+  const tokens = register.json<Tokens & { user: { id: string } }>()
+  const sid = decodeJwt(tokens.access_token).payload.sid as string
+  const session = await app.db.selectFrom('sessions').selectAll().where('id', '=', sid).executeTakeFirstOrThrow()
+  t.equal(session.user_id, tokens.user.id)
+  t.equal(session.user_agent, 'first-client/1.0')
+  t.equal(session.ip, '127.0.0.1')
+  t.equal(session.revoked_at, null)
+  const stored = await app.db.selectFrom('refresh_tokens').select(['token_hash', 'rotated_at']).where('session_id', '=', sid).execute()
+  t.same(stored, [{ token_hash: sha256(tokens.refresh_token), rotated_at: null }])
+
+  const taken = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { ...body, username: 'second' } })
+  t.equal(taken.statusCode, 409)
+  const sessions = await app.db.selectFrom('sessions').select('id').execute()
+  t.same(sessions.map((row) => row.id), [sid], 'the refused registration left no session behind')
+  t.equal((await app.db.selectFrom('refresh_tokens').select('token_hash').execute()).length, 1)
+})
+
 t.test('rotation: every refresh returns a successor and retires the old token', async (t) => {
   const { app } = await buildApp(t, { env: { REFRESH_REUSE_GRACE_SECONDS: '0' } })
   const account = await registerAccount(app)

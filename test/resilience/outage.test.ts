@@ -133,15 +133,22 @@ t.test('a transaction cut by the outage is rolled back: nothing half-written', a
   t.same(rows, [{ n: 0 }])
 })
 
-t.test('a registration cut inside its transaction: 503 with Retry-After, and no trace of the account', async (t) => {
+t.test('a password change cut inside its transaction: 503 with Retry-After, and the old password still works', async (t) => {
   const { app, faults } = await faultyApp(t)
-  // Connect and the user insert get through; the session insert and the rollback fail.
-  faults.downAfter(2)
-  const response = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { email: 'cut@example.com', username: 'cut', password: 'correct horse battery' } })
+  const account = await registerAccount(app)
+  // Authentication (connect, read) and the transaction's connect and update get through;
+  // ending the other sessions fails, and so does the rollback.
+  faults.downAfter(4)
+  const response = await app.inject({
+    method: 'PUT',
+    url: '/api/v1/users/me/password',
+    headers: bearer(account.accessToken),
+    payload: { current_password: account.password, new_password: 'a brand new passphrase' }
+  })
   faults.down = false
   t.equal(response.statusCode, 503, 'the lost connection is a 503, not the failed rollback as a 500')
   t.equal(response.json().code, 'service_unavailable')
   t.ok(response.headers['retry-after'])
-  const { rows } = await sql<{ n: number }>`select count(*)::int as n from users where email = 'cut@example.com'`.execute(app.db)
-  t.same(rows, [{ n: 0 }])
+  const login = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: account.email, password: account.password } })
+  t.equal(login.statusCode, 200, 'the update was rolled back')
 })
