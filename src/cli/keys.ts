@@ -8,6 +8,8 @@ import type { Database, SigningKeyRow } from '../db/types.js'
 import { CliError, configFor, ensureMigrated, EXIT_OK, EXIT_USAGE, usageError, withDatabase, type CliIo, type CliOptions } from './common.js'
 
 const KID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/
+/** The service's kids are RFC 7638 thumbprints: 43 base64url characters, and 1 in 64 starts with "-". */
+const THUMBPRINT_PATTERN = /^[A-Za-z0-9_-]{43}$/
 
 /** `keys list [--json] | rotate | retire KID [--now]`. */
 export async function keysCommand (args: string[], io: CliIo, options: CliOptions): Promise<number> {
@@ -15,8 +17,10 @@ export async function keysCommand (args: string[], io: CliIo, options: CliOption
   if (subcommand !== 'list' && subcommand !== 'rotate' && subcommand !== 'retire') {
     throw usageError(subcommand === undefined ? 'keys needs a subcommand: list, rotate or retire' : `unknown keys subcommand "${subcommand}"`)
   }
+  // A thumbprint that starts with "-" is still a key id, not an option: pass it as a positional.
+  const kids = rest.filter((arg) => THUMBPRINT_PATTERN.test(arg))
   const { values, positionals } = parseArgs({
-    args: rest,
+    args: [...rest.filter((arg) => !THUMBPRINT_PATTERN.test(arg)), '--', ...kids],
     options: subcommand === 'list' ? { json: { type: 'boolean', default: false } } : subcommand === 'retire' ? { now: { type: 'boolean', default: false } } : {},
     allowPositionals: true,
     strict: true

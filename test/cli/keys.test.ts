@@ -46,6 +46,14 @@ t.test('keys list, rotate, retire', async (t) => {
   t.equal(unknown.code, 1)
   t.match(unknown.stderr, /no key no-such-kid/)
 
+  // 1 thumbprint in 64 starts with "-": it is a key id, not an option, in either position.
+  const dashed = `-${'f'.repeat(42)}`
+  for (const argv of [['keys', 'retire', dashed], ['keys', 'retire', '--now', dashed]]) {
+    const result = await cli(argv, env)
+    t.equal(result.code, 1, result.stderr)
+    t.match(result.stderr, `no key ${dashed}`)
+  }
+
   t.equal((await cli(['keys', 'retire', 'bad kid!'], env)).code, 2)
   t.equal((await cli(['keys', 'retire'], env)).code, 2)
   t.equal((await cli(['keys', 'spin'], env)).code, 2)
