@@ -52,20 +52,10 @@ export async function insertUserWithSession (db: Executor, user: NewUserRow, ses
     .executeTakeFirstOrThrow()
 }
 
-/** A refresh token and the state of its session. */
-export interface RefreshTokenLookup {
-  session_id: string
-  user_id: string
-  rotated_at: Date | null
-  revoked_at: Date | null
-}
-
-export async function findRefreshToken (db: Executor, tokenHash: string): Promise<RefreshTokenLookup | undefined> {
-  return db.selectFrom('refresh_tokens')
-    .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
-    .select(['refresh_tokens.session_id', 'sessions.user_id', 'refresh_tokens.rotated_at', 'sessions.revoked_at'])
-    .where('refresh_tokens.token_hash', '=', tokenHash)
-    .executeTakeFirst()
+/** The session a refresh token (rotated or not) belongs to, if it is one of ours. */
+export async function findSessionIdOfRefreshToken (db: Executor, tokenHash: string): Promise<string | undefined> {
+  const row = await db.selectFrom('refresh_tokens').select('session_id').where('token_hash', '=', tokenHash).executeTakeFirst()
+  return row?.session_id
 }
 
 /**

@@ -6,7 +6,7 @@ import type { Database, NewUserRow, SessionRow, UserRow } from '../db/types.js'
 import { AppError } from '../errors.js'
 import type { Executor } from '../users/users.repository.js'
 import {
-  findRefreshToken, findSession, insertSessionWithRefreshToken, insertUserWithSession, listLiveSessions, pruneSessions,
+  findSession, findSessionIdOfRefreshToken, insertSessionWithRefreshToken, insertUserWithSession, listLiveSessions, pruneSessions,
   revokeSessions, rotateRefreshToken, type PendingSession, type RotationOutcome
 } from './sessions.repository.js'
 
@@ -97,9 +97,9 @@ export class SessionsService {
 
   /** Ends the session of a refresh token, if it is one of ours (RFC 7009: unknown tokens are fine). */
   async revokeByRefreshToken (refreshToken: string): Promise<boolean> {
-    const found = await findRefreshToken(this.db, hashRefreshToken(refreshToken))
-    if (found === undefined) return false
-    await revokeSessions(this.db, { sessionId: found.session_id }, 'revoked')
+    const sessionId = await findSessionIdOfRefreshToken(this.db, hashRefreshToken(refreshToken))
+    if (sessionId === undefined) return false
+    await revokeSessions(this.db, { sessionId }, 'revoked')
     return true
   }
 
