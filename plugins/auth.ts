@@ -1,8 +1,8 @@
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { createVerifier } from 'fast-jwt'
 import type { Kysely } from 'kysely'
+import { accessTokenVerifyOptions, bodyTokenVerifier, claimsRefusal } from '../src/auth/access-tokens.js'
 import { KeyDecryptionError } from '../src/auth/key-material.js'
 import { KeyStore } from '../src/auth/keys.js'
 import { PasswordHasher } from '../src/auth/passwords.js'
@@ -10,7 +10,6 @@ import { TokenService, type AccessTokenClaims } from '../src/auth/tokens.js'
 import { isMissingTable } from '../src/db/errors.js'
 import type { Database, UserRow } from '../src/db/types.js'
 import { AppError } from '../src/errors.js'
-import { findUserById } from '../src/users/users.repository.js'
 import { findUserWithSession } from '../src/auth/sessions.repository.js'
 
 declare module 'fastify' {
@@ -38,8 +37,6 @@ declare module '@fastify/jwt' {
   }
 }
 
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
 export default fp(async (app) => {
   const { jwt } = app.config
   const keyStore = KeyStore.create(app.db, jwt, {
@@ -57,26 +54,8 @@ export default fp(async (app) => {
     }
   })
 
-  const verifyOptions = {
-    algorithms: [jwt.algorithm],
-    allowedIss: jwt.issuer,
-    allowedAud: jwt.audience,
-    checkTyp: 'at+jwt',
-    requiredClaims: ['sub', 'iat', 'exp', 'jti']
-  }
   // For tokens that arrive in a body (revocation) rather than the Authorization header.
-  const verifyBodyToken = createVerifier({
-    ...verifyOptions,
-    key: async (decoded: { header: { kid?: unknown } }) => keyStore.verificationKey(decoded.header.kid)
-  })
-  app.decorate('verifyAccessToken', async (token: string): Promise<AccessTokenClaims | undefined> => {
-    try {
-      return await verifyBodyToken(token) as AccessTokenClaims
-    } catch (error) {
-      if (isMissingTable(error)) throw error
-      return undefined
-    }
-  })
+  app.decorate('verifyAccessToken', bodyTokenVerifier(keyStore, jwt))
 
   // Verify-only: tokens are signed by TokenService with the key store's current key.
   await app.register(fastifyJwt, {
@@ -85,7 +64,7 @@ export default fp(async (app) => {
     },
     decode: { complete: true },
     // Cached verifications expire with the key refresh, so a key retired with --now stops working everywhere soon.
-    verify: { ...verifyOptions, cache: true, cacheTTL: app.config.keys.refreshIntervalMs },
+    verify: { ...accessTokenVerifyOptions(jwt), cache: true, cacheTTL: app.config.keys.refreshIntervalMs },
     decoratorName: 'accessTokenClaims'
   })
 
@@ -97,8 +76,12 @@ export default fp(async (app) => {
 
   app.decorate('authenticate', async function authenticate (request: FastifyRequest) {
     const claims = await verifyBearerToken(request)
-    request.currentUser = await readTokenUser(app.db, claims)
-    request.currentSessionId = typeof claims.sid === 'string' ? claims.sid : null
+    const refusal = claimsRefusal(claims, jwt)
+    if (refusal !== null) throw invalidToken(refusal)
+    // claimsRefusal has checked that `sid` is a session id.
+    const sessionId = claims.sid as string
+    request.currentUser = await readTokenUser(app.db, claims.sub, sessionId)
+    request.currentSessionId = sessionId
   })
 
   // Warm the dummy hash now so the first unknown-user login is not the slow one.
@@ -106,22 +89,13 @@ export default fp(async (app) => {
 }, { name: 'auth', dependencies: ['config', 'db'] })
 
 /** The one database read of a protected request: the token's user, active, in a live session. */
-async function readTokenUser (db: Kysely<Database>, claims: AccessTokenClaims): Promise<UserRow> {
-  if (!UUID_PATTERN.test(claims.sub)) throw invalidToken('the access token does not name a user')
-  if (claims.sid !== undefined && (typeof claims.sid !== 'string' || !UUID_PATTERN.test(claims.sid))) {
-    throw invalidToken('the access token names no valid session')
-  }
-  const user = claims.sid === undefined
-    ? await findUserById(db, claims.sub)
-    : await findUserWithSession(db, claims.sub, claims.sid)
+async function readTokenUser (db: Kysely<Database>, userId: string, sessionId: string): Promise<UserRow> {
+  const user = await findUserWithSession(db, userId, sessionId)
   if (user === undefined) throw invalidToken('the account of this token no longer exists')
   if (!user.is_active) throw invalidToken('the account of this token is disabled')
-  if ('session_live' in user) {
-    const { session_live: live, ...row } = user
-    if (!live) throw invalidToken('the session of this token has ended')
-    return row
-  }
-  return user
+  const { session_live: live, ...row } = user
+  if (!live) throw invalidToken('the session of this token has ended')
+  return row
 }
 
 async function verifyBearerToken (request: FastifyRequest): Promise<AccessTokenClaims> {
