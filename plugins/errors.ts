@@ -5,7 +5,7 @@ import { DatabaseUnavailableError } from '../src/db/breaker.js'
 import { isMissingTable } from '../src/db/errors.js'
 import { isInfrastructureError } from '../src/db/infrastructure-errors.js'
 import { AppError, validationFailed, type FieldError } from '../src/errors.js'
-import { findNulBytes } from '../src/schemas/nul-bytes.js'
+import { inspectRequestPart, unknownFields } from '../src/schemas/request-inspection.js'
 
 declare module 'fastify' {
   interface FastifyReply {
@@ -53,7 +53,7 @@ export function toAppError (error: FastifyError | Error): AppError {
 type ValidationIssue = NonNullable<FastifyError['validation']>[number]
 
 const patternMessages: Record<string, string> = {
-  email: 'must be an email address such as alice@example.com',
+  email: 'must be an email address such as alice@example.com, without spaces, control or invisible characters',
   username: 'may only contain letters, digits, "_", "." and "-"'
 }
 
@@ -100,10 +100,17 @@ export default fp(async (app) => {
       .send(problemBody(error, this.request))
   })
 
-  // PostgreSQL text cannot hold NUL, and no legitimate field needs one: refuse them early.
+  // Before the schemas run: what would crash the database or the validator, or make the answer
+  // grow with the body (NUL bytes, deep nesting, thousands of unknown fields), refused cheaply.
   app.addHook('preValidation', async (request) => {
-    const paths = [...findNulBytes(request.body, ''), ...findNulBytes(request.query, '/querystring'), ...findNulBytes(request.params, '/params')]
-    if (paths.length > 0) throw validationFailed(paths.map((path) => ({ path, message: 'must not contain NUL bytes' })))
+    const found = [
+      ...inspectRequestPart(request.body, ''),
+      ...inspectRequestPart(request.query, '/querystring'),
+      ...inspectRequestPart(request.params, '/params')
+    ]
+    if (found.length > 0) throw validationFailed(found)
+    const unknown = unknownFields(request.body, request.routeOptions.schema?.body)
+    if (unknown.total > 0) throw validationFailed(unknown.errors, unknown.total)
   })
 
   app.setErrorHandler((error: FastifyError, request, reply) => {

@@ -56,9 +56,25 @@ export class AppError extends Error {
   }
 }
 
-export function validationFailed (errors: FieldError[]): AppError {
-  const detail = errors.map((error) => `${error.path === '' ? 'body' : error.path}: ${error.message}`).join('; ')
-  return new AppError('validation_failed', detail, { errors })
+/** At most this many field errors reach a client or a log line, however many fields are wrong. */
+export const MAX_FIELD_ERRORS = 20
+
+/** A field path longer than this (a key can be most of a body) is cut, so an answer stays small. */
+const MAX_PATH_LENGTH = 200
+
+/**
+ * A 400 listing what is wrong with the request. `total` counts every problem found when only
+ * some are given; the answer lists MAX_FIELD_ERRORS at most and says how many more there were.
+ */
+export function validationFailed (errors: FieldError[], total = errors.length): AppError {
+  const listed = errors.slice(0, MAX_FIELD_ERRORS).map((error) => ({
+    path: error.path.length > MAX_PATH_LENGTH ? `${error.path.slice(0, MAX_PATH_LENGTH)}…` : error.path,
+    message: error.message
+  }))
+  const more = Math.max(total, errors.length) - listed.length
+  const detail = listed.map((error) => `${error.path === '' ? 'body' : error.path}: ${error.message}`).join('; ') +
+    (more > 0 ? `; and ${more} more` : '')
+  return new AppError('validation_failed', detail, { errors: listed })
 }
 
 /** The RFC 6749 §5.2 error codes this service answers with. */

@@ -3,7 +3,7 @@ import { Ajv } from 'ajv'
 import { PasswordHasher } from '../auth/passwords.js'
 import { AppError } from '../errors.js'
 import { RegisterBody, type RegisterBodyType } from '../schemas/auth.js'
-import { findNulBytes } from '../schemas/nul-bytes.js'
+import { inspectRequestPart } from '../schemas/request-inspection.js'
 import { UsersService } from '../users/users.service.js'
 import { ajvOptions } from '../server-options.js'
 import { CliError, configFor, ensureMigrated, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, usageError, withDatabase, type CliIo, type CliOptions } from './common.js'
@@ -80,7 +80,7 @@ async function readPassword (io: CliIo): Promise<string> {
 }
 
 function validate (input: RegisterBodyType): void {
-  const problems: string[] = findNulBytes(input, '').map((path) => `${fieldName(path)} must not contain NUL bytes`)
+  const problems: string[] = inspectRequestPart(input, '').map(({ path, message }) => `${fieldName(path)} ${message}`)
   if (problems.length === 0 && !registerBody(input)) {
     const seen = new Set<string>()
     for (const error of registerBody.errors ?? []) {
