@@ -3,7 +3,7 @@ import type { FastifyServerOptions } from 'fastify'
 import type { IncomingMessage } from 'node:http'
 import type { DestinationStream } from 'pino'
 import type { Config } from './config.js'
-import { OneLinePerRequest } from './logging.js'
+import { OneLinePerRequest, serializeError, serializeRequest } from './logging.js'
 
 /** What an incoming X-Request-ID must look like to be used as the request id. */
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/
@@ -40,6 +40,7 @@ export function serverOptions (config: Config, logStream?: DestinationStream): F
   const logger = {
     level: config.logLevel,
     redact: { paths: redactedPaths, censor: '[redacted]' },
+    serializers: { req: serializeRequest, err: serializeError },
     ...(logStream === undefined ? {} : { stream: logStream })
   }
   return {

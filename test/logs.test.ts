@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import t from 'tap'
 import { bearer, buildApp, LogCapture, registerAccount } from './helper.js'
 
@@ -63,4 +64,50 @@ t.test('a 5xx hides the cause from the client and logs it under the request id',
   const logged = logs.records().find((record) => record.reqId === 'broken-db-1' && record.level === 50)
   t.ok(logged, 'an error line with the request id')
   t.match(logged, { err: { message: String } })
+})
+
+t.test('a database error on a write logs no bound parameter and no row: no hash, no token, no email', async (t) => {
+  const logs = new LogCapture()
+  const { app } = await buildApp(t, { logs })
+  // A constraint the API does not know about, so a valid registration fails inside the
+  // statement that also stores the password hash and the refresh-token hash.
+  await sql`alter table users add constraint test_refuses_boom check (full_name is distinct from 'boom')`.execute(app.db)
+  const email = 'secret-address@example.com'
+  const response = await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/register',
+    headers: { 'x-request-id': 'constraint-1' },
+    payload: { email, username: 'boom_user', password: 'Very-Secret-Password-1', full_name: 'boom' }
+  })
+  t.equal(response.statusCode, 500)
+  t.equal(response.json().code, 'internal_error')
+  const logged = logs.records().filter((record) => record.reqId === 'constraint-1' && record.level === 50)
+  t.ok(logged.length > 0, 'the failure is logged at error level with the request id')
+  t.match(logged[0], { err: { message: /test_refuses_boom/, constraint: 'test_refuses_boom' } }, 'with what ops need: the message and the constraint')
+  const text = logs.text
+  t.notMatch(text, /\$argon2id\$/, 'no password hash')
+  t.notOk(text.includes(email), 'no email')
+  t.notOk(text.includes('Very-Secret-Password-1'), 'no password')
+  t.notMatch(text, /"(detail|params|parameters|query)":/, 'no driver detail, parameters or query')
+  const sessionTokens = await app.db.selectFrom('refresh_tokens').select('token_hash').execute()
+  t.same(sessionTokens, [], 'nothing was stored')
+})
+
+t.test('query strings are logged without their values', async (t) => {
+  const logs = new LogCapture()
+  const { app } = await buildApp(t, { logs })
+  const account = await registerAccount(app)
+  await app.inject({ method: 'GET', url: '/api/v1/users/me?password=hunter2-in-a-query&access_token=leaky-token&flag', headers: bearer(account.accessToken) })
+  await app.inject({ method: 'POST', url: '/api/v1/auth/token?client_secret=query-secret', payload: { grant_type: 'password', username: account.username, password: account.password } })
+  await app.inject({ method: 'GET', url: '/nowhere?token=not-found-secret' })
+  const text = logs.text
+  for (const secret of ['hunter2-in-a-query', 'leaky-token', 'query-secret', 'not-found-secret']) {
+    t.notOk(text.includes(secret), `the log does not hold ${secret}`)
+  }
+  const urls = logs.records().flatMap((record) => {
+    const req = record.req as { url?: string } | undefined
+    return req?.url === undefined ? [] : [req.url]
+  })
+  t.ok(urls.includes('/api/v1/users/me?password=[redacted]&access_token=[redacted]&flag'), 'the path and the parameter names stay')
+  t.ok(urls.includes('/nowhere?token=[redacted]'))
 })

@@ -5,8 +5,11 @@ export const Uuid = Type.String({ format: 'uuid', description: 'A UUID', example
 export const Email = Type.String({
   minLength: 3,
   maxLength: 320,
-  // Surrounding spaces are allowed: the service trims and lower-cases the address.
-  pattern: '^\\s*[^\\s@]+@[^\\s@]+\\.[^\\s@]+\\s*$',
+  // Surrounding spaces are allowed: the service trims and lower-cases the address. Inside it,
+  // no whitespace, control, format (zero-width, bidi overrides), private-use or unassigned
+  // characters (\p{C}, \p{Z}): they make look-alike addresses, and PostgreSQL's [:space:]
+  // (the table's CHECK) is wider than JavaScript's \s.
+  pattern: '^\\s*[^\\s@\\p{C}\\p{Z}]+@[^\\s@\\p{C}\\p{Z}]+\\.[^\\s@\\p{C}\\p{Z}]+\\s*$',
   description: 'An email address; trimmed and lower-cased before it is stored or compared',
   examples: ['alice@example.com']
 })
