@@ -13,7 +13,7 @@ export interface Argon2Parameters {
 
 export interface VerifyResult {
   ok: boolean
-  /** The stored hash was made with weaker parameters (or another algorithm) than today's. */
+  /** The stored hash was made with weaker parameters (or another algorithm) than today's, or before NFKC. */
   needsRehash: boolean
 }
 
@@ -63,17 +63,26 @@ export class PasswordHasher {
   }
 
   async hash (password: string): Promise<string> {
-    return hashingSlots.run(async () => argon2.hash(password, this.#options))
+    return hashingSlots.run(async () => argon2.hash(password.normalize('NFKC'), this.#options))
   }
 
-  /** Verifies against `storedHash`; with no hash (unknown user, passwordless account) it burns the same time and fails. */
+  /**
+   * Verifies against `storedHash`; with no hash (unknown user, passwordless account) it burns
+   * the same time and fails. Passwords are compared in NFKC (NIST SP 800-63B §5.1.1.2), so
+   * "ﬁ" and "fi", or a full-width and an ASCII digit, are one password. Hashes made before
+   * passwords were normalised are tried with the password as typed too, and re-hashed.
+   */
   async verifyOrDummy (storedHash: string | null | undefined, password: string): Promise<VerifyResult> {
-    if (storedHash === null || storedHash === undefined) {
-      await this.#verifyQuietly(await this.dummyHash(), password)
-      return { ok: false, needsRehash: false }
+    const normalized = password.normalize('NFKC')
+    const candidates = normalized === password ? [normalized] : [normalized, password]
+    // An unknown account costs as many verifications as a wrong password would.
+    const hash = storedHash ?? await this.dummyHash()
+    for (const candidate of candidates) {
+      if (await this.#verifyQuietly(hash, candidate) && storedHash !== null && storedHash !== undefined) {
+        return { ok: true, needsRehash: candidate !== normalized || this.needsRehash(storedHash) }
+      }
     }
-    const ok = await this.#verifyQuietly(storedHash, password)
-    return { ok, needsRehash: ok && this.needsRehash(storedHash) }
+    return { ok: false, needsRehash: false }
   }
 
   /** True when the hash is not argon2id or is weaker than today's parameters (never downgrades a stronger one). */

@@ -66,3 +66,49 @@ t.test('an unknown login costs one argon2 verification, like a wrong password, a
   t.equal(unknownUser.json().detail, wrongPassword.json().detail)
   t.equal(unknownUser.json().code, 'invalid_credentials')
 })
+
+t.test('passwords are compared in NFKC: compatibility forms of one password are the same password', async (t) => {
+  const { app } = await buildApp(t)
+  // "ﬁ" (U+FB01) and full-width digits normalise to "fi" and ASCII digits; "é" composed or not.
+  const typed = 'ﬁne ｐａｓｓｗｏｒｄ １２３ café'
+  const normalized = typed.normalize('NFKC')
+  t.equal(normalized, 'fine password 123 café')
+  const account = await registerAccount(app, { password: typed })
+  const stored = await app.db.selectFrom('users').select('hashed_password').where('id', '=', account.id).executeTakeFirstOrThrow()
+  t.ok(await argon2.verify(stored.hashed_password ?? '', normalized), 'the hash is of the NFKC form')
+  for (const login of [typed, normalized, normalized.replace('é', 'e\u0301')]) {
+    const response = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: account.username, password: login } })
+    t.equal(response.statusCode, 200, `signs in with ${JSON.stringify(login)}`)
+  }
+  const other = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: account.username, password: 'fine password 124 café' } })
+  t.equal(other.statusCode, 401, 'a different password is still refused')
+})
+
+t.test('a hash made before passwords were normalised still signs in, and is re-hashed in NFKC', async (t) => {
+  const { app } = await buildApp(t)
+  const account = await registerAccount(app)
+  const typed = 'ｌｅｇａｃｙ password'
+  const legacy = await argon2.hash(typed, { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 })
+  await app.db.updateTable('users').set({ hashed_password: legacy }).where('id', '=', account.id).execute()
+
+  const login = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: account.username, password: typed } })
+  t.equal(login.statusCode, 200)
+  const row = await app.db.selectFrom('users').select('hashed_password').where('id', '=', account.id).executeTakeFirstOrThrow()
+  t.not(row.hashed_password, legacy, 're-hashed')
+  t.ok(await argon2.verify(row.hashed_password ?? '', 'legacy password'), 'now the hash of the NFKC form')
+})
+
+t.test('a password that NFKC changes costs the same for an unknown login as for a wrong password', async (t) => {
+  const { app } = await buildApp(t)
+  const account = await registerAccount(app)
+  const verify = argon2.verify
+  let calls = 0
+  argon2.verify = async (...args) => { calls += 1; return verify(...args) }
+  t.teardown(() => { argon2.verify = verify })
+  const password = 'ｗｒｏｎｇ password'
+  await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: account.email, password } })
+  const wrongCount = calls
+  await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: 'nobody@example.com', password } })
+  t.equal(wrongCount, 2, 'the NFKC form and the form as typed')
+  t.equal(calls - wrongCount, wrongCount, 'the unknown login ran as many dummy verifications')
+})
