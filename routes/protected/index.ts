@@ -10,6 +10,8 @@ const protectedRoutes: FastifyPluginAsync = async (app) => {
   // While the database circuit breaker is open: 503 before the token is even looked at.
   app.addHook('onRequest', app.requireDatabase)
   app.addHook('onRequest', app.authenticate)
+  // Every answer here is about a signed-in user (profile, sessions, IPs): no cache keeps it.
+  app.addHook('onSend', async (_request, reply) => { reply.header('cache-control', 'no-store') })
   await app.register(usersRoutes, { prefix: '/users' })
   await app.register(sessionRoutes, { prefix: '/auth' })
 }

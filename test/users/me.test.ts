@@ -147,3 +147,25 @@ t.test('20 parallel registrations of one username in different cases', async (t)
   t.same(responses.map((response) => response.statusCode).sort(), [201, ...Array(19).fill(409)])
   t.ok(responses.filter((response) => response.statusCode === 409).every((response) => response.json().code === 'username_taken'))
 })
+
+t.test('no cache keeps an answer about a signed-in user: Cache-Control: no-store on each', async (t) => {
+  const { app } = await buildApp(t)
+  const account = await registerAccount(app)
+  const other = await registerAccount(app)
+  const auth = bearer(account.accessToken)
+  const requests = [
+    { method: 'GET', url: ME, headers: auth },
+    { method: 'GET', url: `/api/v1/users/${account.id}`, headers: auth },
+    { method: 'GET', url: `/api/v1/users/${other.id}`, headers: auth },
+    { method: 'PATCH', url: ME, headers: auth, payload: { full_name: 'Cached Nowhere' } },
+    { method: 'PUT', url: ME, headers: auth, payload: { nickname: 'refused' } },
+    { method: 'GET', url: '/api/v1/auth/sessions', headers: auth },
+    { method: 'DELETE', url: '/api/v1/auth/sessions/01939d5e-0000-7000-8000-000000000000', headers: auth },
+    { method: 'GET', url: ME, headers: {} },
+    { method: 'GET', url: ME, headers: bearer('not-a-token') }
+  ] as const
+  for (const request of requests) {
+    const response = await app.inject(request)
+    t.equal(response.headers['cache-control'], 'no-store', `${request.method} ${request.url} (${response.statusCode})`)
+  }
+})
