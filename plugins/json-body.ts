@@ -2,6 +2,13 @@ import fp from 'fastify-plugin'
 import secureJson from 'secure-json-parse'
 import { AppError } from '../src/errors.js'
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** An empty body sent as application/json is no body (for routes whose body is optional). */
+    emptyJsonBody?: boolean
+  }
+}
+
 /** secure-json-parse's refusal of a key that could pollute prototypes. */
 const FORBIDDEN_KEY = /forbidden (prototype|constructor) property/
 
@@ -11,7 +18,11 @@ const FORBIDDEN_KEY = /forbidden (prototype|constructor) property/
  */
 export default fp(async (app) => {
   app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '' && request.routeOptions.config.emptyJsonBody === true) {
+      done(null, undefined)
+      return
+    }
     if (body === '') {
       done(new AppError('invalid_json', 'the body is empty but Content-Type is application/json'), undefined)
       return

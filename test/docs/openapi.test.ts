@@ -77,6 +77,12 @@ t.test('GET /openapi.json is a valid OpenAPI 3.1 document', async (t) => {
     }
   })
 
+  t.test('revocation answers 200 with no content (RFC 7009 §2.2)', async (t) => {
+    const ok = doc.paths['/api/v1/auth/revoke']?.post?.responses?.['200'] as { content?: unknown, description?: string } | undefined
+    t.ok(ok?.description)
+    t.equal(ok?.content, undefined, 'no content is documented, and none is sent (test/auth/sessions.test.ts)')
+  })
+
   t.test('the token endpoint takes a form body', async (t) => {
     const token = doc.paths['/api/v1/auth/token']?.post
     t.ok(token, 'POST /api/v1/auth/token is documented')

@@ -206,6 +206,28 @@ t.test('a non-empty client_secret is 401 invalid_client', async (t) => {
   t.match(inHeader.headers['www-authenticate'], /^Basic/, 'RFC 6749 §5.2: a Basic challenge for Basic credentials')
 })
 
+t.test('a malformed Authorization: Basic is 401 invalid_client, not 500', async (t) => {
+  const base64 = (text: string) => Buffer.from(text).toString('base64')
+  const malformed = [
+    `Basic ${base64('a:%zz')}`, // a secret that is not form-encoded (decodeURIComponent throws)
+    `Basic ${base64('%E0%A4%A:')}`, // an id that is not form-encoded
+    `Basic ${base64('no colon')}`,
+    'Basic !!!not-base64!!!',
+    'Basic Og== trailing',
+    'Basic'
+  ]
+  for (const authorization of malformed) {
+    const response = await tokenRequest(app, passwordGrant(), { authorization })
+    expectOAuthError(t, response, 401, 'invalid_client')
+    t.match(response.headers['www-authenticate'], /^Basic realm=/, `${authorization}: a Basic challenge`)
+    const revoke = await app.inject({ method: 'POST', url: '/api/v1/auth/revoke', headers: { authorization }, payload: { token: 'anything' } })
+    t.equal(revoke.statusCode, 401, `${authorization}: revocation refuses it too`)
+    t.equal(revoke.json().error, 'invalid_client')
+  }
+  const percentEncodedEmpty = await tokenRequest(app, passwordGrant(), { authorization: `Basic ${base64('swagger%20ui:')}` })
+  expectToken(t, percentEncodedEmpty)
+})
+
 t.test('scope is accepted', async (t) => {
   expectToken(t, await tokenRequest(app, passwordGrant({ scope: 'read' })))
 })

@@ -15,7 +15,8 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: LogoutBody,
       response: { 204: NoContent, ...problemResponses(400, 401, 413, 415) }
     },
-    // The body is optional: no body means {}.
+    // The body is optional: no body, or an empty one sent as application/json, means {}.
+    config: { emptyJsonBody: true },
     preValidation: async (request) => { request.body ??= {} }
   }, async (request, reply) => {
     const { currentUser, currentSessionId } = request

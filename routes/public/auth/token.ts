@@ -16,27 +16,49 @@ function grantError (error: AppError): OAuthError | undefined {
   }
 }
 
+const BASIC_CHALLENGE = { 'www-authenticate': 'Basic realm="user-service"' }
+
 /**
  * RFC 6749 §3.2: a parameter sent without a value is treated as omitted. Returns the
  * trimmed-of-empties request, or throws invalid_client for a confidential client's secret.
  */
 function readTokenRequest<B extends Record<string, string | undefined>> (request: FastifyRequest, requestBody: B): B {
   const body = Object.fromEntries(Object.entries(requestBody).filter(([, value]) => value !== '')) as B
-  const basicSecret = basicAuthSecret(request.headers.authorization)
-  if ((body.client_secret !== undefined) || (basicSecret !== undefined && basicSecret !== '')) {
+  const basic = basicCredentials(request.headers.authorization)
+  if ((body.client_secret !== undefined) || (basic !== undefined && basic.secret !== '')) {
     throw new OAuthError('invalid_client', 'this service has only public clients: send no client_secret', 401,
-      basicSecret === undefined ? {} : { 'www-authenticate': 'Basic realm="user-service"' })
+      basic === undefined ? {} : BASIC_CHALLENGE)
   }
   return body
 }
 
-/** The password part of an `Authorization: Basic` header (Swagger UI sends an empty one), if any. */
-function basicAuthSecret (header: string | undefined): string | undefined {
-  const match = /^Basic\s+([A-Za-z0-9+/=]*)\s*$/i.exec(header ?? '')
+/**
+ * The client id and secret of an `Authorization: Basic` header (RFC 6749 §2.3.1: both
+ * form-encoded, then joined by ":" and base64-encoded), or undefined without one. Swagger UI
+ * sends an empty pair. A value that is not base64 of "id:secret" is a 401 invalid_client.
+ */
+function basicCredentials (header: string | undefined): { id: string, secret: string } | undefined {
+  const match = /^Basic(?:\s+(.*?))?\s*$/i.exec(header ?? '')
   if (match === null) return undefined
-  const decoded = Buffer.from(match[1] ?? '', 'base64').toString('utf8')
+  const encoded = match[1] ?? ''
+  const decoded = Buffer.from(encoded, 'base64')
   const colon = decoded.indexOf(':')
-  return colon === -1 ? '' : decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '))
+  if (encoded === '' || decoded.toString('base64').replace(/=+$/, '') !== encoded.replace(/=+$/, '') || colon === -1) {
+    throw malformedBasic('is not base64 of "client_id:client_secret"')
+  }
+  try {
+    return { id: formDecode(decoded.subarray(0, colon).toString('utf8')), secret: formDecode(decoded.subarray(colon + 1).toString('utf8')) }
+  } catch {
+    throw malformedBasic('holds a client_id or client_secret that is not form-encoded')
+  }
+}
+
+function formDecode (value: string): string {
+  return decodeURIComponent(value.replace(/\+/g, ' '))
+}
+
+function malformedBasic (problem: string): OAuthError {
+  return new OAuthError('invalid_client', `the Authorization: Basic value ${problem} (RFC 6749 §2.3.1)`, 401, BASIC_CHALLENGE)
 }
 
 const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
@@ -87,7 +109,8 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
       consumes: ['application/x-www-form-urlencoded', 'application/json'],
       body: RevokeRequestBody,
       response: {
-        200: Type.Null({ description: 'Revoked, or nothing to revoke' }),
+        // RFC 7009 §2.2: 200 with no body (fastify-swagger documents type null as "no content").
+        200: Type.Unsafe<undefined>({ type: 'null', description: 'Revoked, or nothing to revoke; no body' }),
         ...oauthErrorResponses(400, 401, 413, 415, 503)
       }
     }
@@ -95,7 +118,7 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
     const body = readTokenRequest(request, request.body)
     if (body.token === undefined) throw new OAuthError('invalid_request', 'token is required')
     await revokeToken(app, body.token, body.token_type_hint)
-    return reply.code(200).send(null)
+    return reply.code(200).send()
   })
 }
 
