@@ -1,9 +1,10 @@
 import fp from 'fastify-plugin'
 import { sql, type Kysely } from 'kysely'
 import type pg from 'pg'
-import { openDatabase, type DatabaseHandle, type DatabaseKind } from '../src/db/connect.js'
-import { migrateToLatest, pendingMigrations } from '../src/db/migrator.js'
+import { databaseStartError, openDatabase, type DatabaseHandle, type DatabaseKind } from '../src/db/connect.js'
+import { migrateToLatest, MigrationError, pendingMigrations } from '../src/db/migrator.js'
 import type { Database } from '../src/db/types.js'
+import { ReadinessCheck } from '../src/health/readiness.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -11,6 +12,8 @@ declare module 'fastify' {
     databaseKind: DatabaseKind
     /** The pg pool on PostgreSQL (pool metrics), null on PGlite. */
     dbPool: pg.Pool | null
+    /** Database reachable, migrations applied, breaker closed: what /ready answers and the start log says. */
+    readiness: ReadinessCheck
   }
 }
 
@@ -27,17 +30,23 @@ export default fp<DbPluginOptions>(async (app, options) => {
   app.dbBreaker.setProbe(async () => sql`select 1`.execute(handle.db))
   app.addHook('onClose', async () => { handle.guard.release(app.dbBreaker) })
 
-  if (app.config.migrateOnStart) {
-    const applied = await migrateToLatest(handle.db)
-    if (applied.length > 0) app.log.info({ migrations: applied }, 'applied database migrations')
-  } else {
-    const pending = await pendingMigrations(handle.db)
-    if (pending.length > 0) {
-      app.log.warn({ pending }, 'database migrations are pending and MIGRATE_ON_START is off: /ready answers 503 until "user-service migrate up" runs')
+  try {
+    if (app.config.migrateOnStart) {
+      const applied = await migrateToLatest(handle.db)
+      if (applied.length > 0) app.log.info({ migrations: applied }, 'applied database migrations')
+    } else {
+      const pending = await pendingMigrations(handle.db)
+      if (pending.length > 0) {
+        app.log.warn({ pending }, 'database migrations are pending and MIGRATE_ON_START is off: /ready answers 503 until "user-service migrate up" runs')
+      }
     }
+  } catch (error) {
+    // A failed migration says which one; anything else is the database itself, said with where it is.
+    throw error instanceof MigrationError ? error : databaseStartError(error, app.config.database)
   }
 
   app.decorate('db', handle.db)
   app.decorate('databaseKind', handle.kind)
   app.decorate('dbPool', handle.pool ?? null)
+  app.decorate('readiness', new ReadinessCheck(handle.db, app.dbBreaker))
 }, { name: 'db', dependencies: ['config', 'breaker'] })

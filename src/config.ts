@@ -1,12 +1,21 @@
 import { Type, type Static } from '@sinclair/typebox'
+import type { ErrorObject } from 'ajv'
 import { envSchema } from 'env-schema'
+
+/** A string that must be one of `values`: Ajv reports it as one error with the allowed values. */
+function oneOf<T extends string> (values: readonly T[], defaultValue: T) {
+  return Type.Unsafe<T>({ type: 'string', enum: values, default: defaultValue })
+}
+
+export const JWT_ALGORITHMS = ['RS256', 'ES256', 'EdDSA', 'HS256'] as const
+export type JwtAlgorithm = typeof JWT_ALGORITHMS[number]
 
 /**
  * Environment variables, as validated at start. The TypeScript type is derived from this
  * schema, so the two cannot drift apart.
  */
 export const EnvSchema = Type.Object({
-  NODE_ENV: Type.String({ default: 'development' }),
+  NODE_ENV: oneOf(['development', 'production', 'test'], 'development'),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^(postgres(ql)?://.+|memory://)$' })),
@@ -25,7 +34,7 @@ export const EnvSchema = Type.Object({
   MIGRATE_ON_START: Type.Optional(Type.Boolean()),
   ALLOW_EMBEDDED_DB: Type.Boolean({ default: false }),
   PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s/]+(/[^\\s]*)?$' })),
-  JWT_ALGORITHM: Type.Union([Type.Literal('RS256'), Type.Literal('ES256'), Type.Literal('EdDSA'), Type.Literal('HS256')], { default: 'RS256' }),
+  JWT_ALGORITHM: oneOf(JWT_ALGORITHMS, 'RS256'),
   KEYS_ENCRYPTION_KEY: Type.Optional(Type.String()),
   KEYS_REFRESH_INTERVAL_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 30000 }),
   JWT_SECRET_KEY: Type.Optional(Type.String()),
@@ -42,10 +51,7 @@ export const EnvSchema = Type.Object({
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 104857600, default: 1048576 }),
   CORS_ORIGINS: Type.String({ default: '' }),
   TRUST_PROXY: Type.String({ default: 'false' }),
-  LOG_LEVEL: Type.Union(
-    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
-    { default: 'info' }
-  )
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info')
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -93,8 +99,6 @@ export interface Config {
   keys: { encryptionKey: string | null; refreshIntervalMs: number }
 }
 
-export type JwtAlgorithm = 'RS256' | 'ES256' | 'EdDSA' | 'HS256'
-
 const MIN_KEYS_ENCRYPTION_KEY_LENGTH = 32
 
 export class ConfigError extends Error {
@@ -112,15 +116,45 @@ export function loadConfig (source: NodeJS.ProcessEnv = process.env, options: { 
   try {
     env = envSchema<Env>({ schema: EnvSchema, data: { ...source }, env: false, dotenv: options.dotenv ?? false })
   } catch (error) {
-    throw new ConfigError(`invalid configuration: ${describeEnvError(error)}`)
+    throw new ConfigError(`invalid configuration: ${describeEnvError(error, source)}`)
   }
   return deriveConfig(env)
 }
 
-function describeEnvError (error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error)
-  // env-schema reports "env/PORT must be <= 65535"; make the variable name stand out.
-  return message.replace(/env\/([A-Z0-9_]+)/g, '$1').replace(/env must have required property '([A-Z0-9_]+)'/g, '$1 is required')
+/** Variables whose value may be a secret (a password in a URL, a key): never echoed back. */
+const SECRET_VARIABLES = new Set(['DATABASE_URL', 'JWT_SECRET_KEY', 'KEYS_ENCRYPTION_KEY'])
+
+/** What a pattern-checked variable must look like, in words. */
+const PATTERN_HINTS: Record<string, string> = {
+  DATABASE_URL: 'must be a PostgreSQL URL (postgres://user:password@host:5432/database) or memory://',
+  PUBLIC_URL: 'must be the http(s) URL clients use to reach the service, such as https://auth.example.com'
+}
+
+/** One clause per bad variable, with the allowed values and what was given (unless secret). */
+function describeEnvError (error: unknown, source: NodeJS.ProcessEnv): string {
+  const issues = (error as { errors?: ErrorObject[] }).errors
+  if (!Array.isArray(issues)) return error instanceof Error ? error.message : String(error)
+  const clauses = new Map<string, string>()
+  for (const issue of issues) {
+    const name = issue.keyword === 'required' ? String(issue.params.missingProperty) : issue.instancePath.replace(/^\//, '')
+    if (clauses.has(name)) continue
+    const given = SECRET_VARIABLES.has(name) || source[name] === undefined ? '' : ` (got "${source[name]}")`
+    clauses.set(name, `${name} ${describeIssue(name, issue)}${given}`)
+  }
+  return [...clauses.values()].join('; ')
+}
+
+function describeIssue (name: string, issue: ErrorObject): string {
+  const params = issue.params as Record<string, unknown>
+  switch (issue.keyword) {
+    case 'enum': return `must be one of ${(params.allowedValues as string[]).join(', ')}`
+    case 'type': return params.type === 'boolean' ? 'must be true or false' : `must be ${params.type === 'integer' ? 'an integer' : `a ${String(params.type)}`}`
+    case 'minimum': return `must be at least ${String(params.limit)}`
+    case 'maximum': return `must be at most ${String(params.limit)}`
+    case 'pattern': return PATTERN_HINTS[name] ?? 'has an invalid format'
+    case 'required': return 'is required'
+    default: return issue.message ?? 'is invalid'
+  }
 }
 
 function deriveConfig (env: Env): Config {
@@ -197,7 +231,7 @@ function deriveConfig (env: Env): Config {
       pruneIntervalMinutes: env.SESSION_PRUNE_INTERVAL_MINUTES
     },
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
-    corsOrigins: env.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter((origin) => origin !== ''),
+    corsOrigins: parseCorsOrigins(env.CORS_ORIGINS),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     logLevel: env.LOG_LEVEL,
     keys: { encryptionKey, refreshIntervalMs: env.KEYS_REFRESH_INTERVAL_MS }
@@ -213,6 +247,27 @@ function parseDatabase (env: Env): Config['database'] {
   if (url === undefined || url === '') return { kind: 'pglite', dataDir: env.DATA_DIR }
   if (url === 'memory://') return { kind: 'pglite', dataDir: null }
   return { kind: 'postgres', url, poolMax: env.DB_POOL_MAX }
+}
+
+/** `*`, or browser origins: scheme, host and port, as a browser sends them in `Origin`. */
+function parseCorsOrigins (value: string): string[] {
+  // A trailing slash is a common way to write an origin; browsers send it without one.
+  const origins = value.split(',').map((origin) => origin.trim().replace(/(?<=\/\/[^/]+)\/$/, '')).filter((origin) => origin !== '')
+  for (const origin of origins) {
+    if (origin !== '*' && !isOrigin(origin)) {
+      throw new ConfigError(`invalid configuration: CORS_ORIGINS must list origins such as https://app.example.com (scheme, host and port, no path), comma-separated, or * (got "${origin}")`)
+    }
+  }
+  return origins
+}
+
+function isOrigin (text: string): boolean {
+  try {
+    const url = new URL(text)
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === text
+  } catch {
+    return false
+  }
 }
 
 function parseTrustProxy (value: string): Config['trustProxy'] {

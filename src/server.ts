@@ -1,5 +1,5 @@
 import closeWithGrace from 'close-with-grace'
-import Fastify from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import pino from 'pino'
 import app from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
@@ -19,7 +19,15 @@ export async function serve (config: Config): Promise<void> {
   })
 
   await server.listen({ port: config.port, host: config.host })
-  server.log.info({ publicUrl: config.publicUrl, database: config.database.kind, docs: `${config.publicUrl}/docs` }, 'user-service is ready')
+  await announceStart(server, config)
+}
+
+/** Says "ready" only when /ready would: otherwise what is missing and what to do. */
+export async function announceStart (server: FastifyInstance, config: Config): Promise<void> {
+  const where = { publicUrl: config.publicUrl, database: config.database.kind, docs: `${config.publicUrl}/docs` }
+  const readiness = await server.readiness.check()
+  if (readiness.ready) server.log.info(where, 'user-service is ready')
+  else server.log.warn({ ...where, checks: readiness.checks }, `user-service is listening but not ready (/ready answers 503): ${readiness.reason ?? 'see /ready'}`)
 }
 
 export function loadConfigOrExit (): Config {

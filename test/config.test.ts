@@ -51,6 +51,31 @@ t.test('a bad value is refused with a message naming the variable', async (t) =>
   t.ok(new ConfigError('x') instanceof Error)
 })
 
+t.test('a refusal is one clause per variable, with the allowed values and what was given', async (t) => {
+  const message = (env: Record<string, string>): string => {
+    try {
+      loadConfig(env)
+    } catch (error) {
+      return (error as Error).message
+    }
+    return 'accepted'
+  }
+  t.equal(message({ JWT_ALGORITHM: 'foo' }), 'invalid configuration: JWT_ALGORITHM must be one of RS256, ES256, EdDSA, HS256 (got "foo")')
+  t.equal(message({ LOG_LEVEL: 'verbose' }), 'invalid configuration: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "verbose")')
+  t.equal(message({ NODE_ENV: 'prod' }), 'invalid configuration: NODE_ENV must be one of development, production, test (got "prod")')
+  t.equal(message({ PORT: 'abc' }), 'invalid configuration: PORT must be an integer (got "abc")')
+  t.equal(message({ MIGRATE_ON_START: 'maybe' }), 'invalid configuration: MIGRATE_ON_START must be true or false (got "maybe")')
+  t.equal(message({ PORT: '-1', LOG_LEVEL: 'x' }),
+    'invalid configuration: PORT must be at least 0 (got "-1"); LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "x")')
+  t.equal(message({ CORS_ORIGINS: 'notaurl' }),
+    'invalid configuration: CORS_ORIGINS must list origins such as https://app.example.com (scheme, host and port, no path), comma-separated, or * (got "notaurl")')
+  t.match(message({ CORS_ORIGINS: 'https://app.example/path' }), /CORS_ORIGINS .*\(got "https:\/\/app\.example\/path"\)$/)
+  t.same(loadConfig({ CORS_ORIGINS: 'https://app.example/,*' }).corsOrigins, ['https://app.example', '*'], 'a trailing slash is forgiven')
+  const secretUrl = message({ DATABASE_URL: 'mysql://admin:hunter2@db/app' })
+  t.equal(secretUrl, 'invalid configuration: DATABASE_URL must be a PostgreSQL URL (postgres://user:password@host:5432/database) or memory://')
+  t.notMatch(secretUrl, /hunter2/, 'a URL that may hold a password is not echoed')
+})
+
 t.test('NODE_ENV=production refuses insecure settings', async (t) => {
   const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/app', KEYS_ENCRYPTION_KEY: 'k'.repeat(32) }
   t.throws(() => loadConfig({ NODE_ENV: 'production' }), { message: /DATABASE_URL must point at PostgreSQL/ }, 'embedded DB')

@@ -69,5 +69,5 @@ t.test('a bad configuration value exits non-zero naming the variable', async (t)
   child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
   const [code] = await once(child, 'exit') as [number]
   t.equal(code, 2)
-  t.match(stderr, /^user-service: invalid configuration: PORT must be integer/)
+  t.match(stderr, /^user-service: invalid configuration: PORT must be an integer \(got "not-a-port"\)\n$/)
 })

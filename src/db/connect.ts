@@ -67,3 +67,39 @@ export function wrapPGlite (pglite: PGlite): DatabaseHandle {
     }
   }
 }
+
+/**
+ * What a database failure at start means, in one line: which database (never its password),
+ * the underlying cause, and what to check.
+ */
+export function databaseStartError (error: unknown, settings: Config['database']): Error {
+  const cause = rootCause(error)
+  if (settings.kind === 'postgres') {
+    return new Error(`cannot use PostgreSQL at ${describePostgresUrl(settings.url)}: ${cause}; check DATABASE_URL and that the server is running and accepts connections from here`, { cause: error })
+  }
+  const where = settings.dataDir === null ? 'the in-memory database' : `the embedded database in DATA_DIR=${settings.dataDir}`
+  return new Error(`cannot use ${where}: ${cause}`, { cause: error })
+}
+
+/** host:port/database of a PostgreSQL URL, without the user's credentials. */
+export function describePostgresUrl (url: string): string {
+  try {
+    const parsed = new URL(url)
+    return `${parsed.hostname || 'localhost'}:${parsed.port || '5432'}${parsed.pathname === '/' ? '' : parsed.pathname}`
+  } catch {
+    return 'the configured DATABASE_URL'
+  }
+}
+
+/** The innermost cause of a failure ("ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:5433"). */
+function rootCause (error: unknown): string {
+  let current = error
+  for (let depth = 0; depth < 5; depth += 1) {
+    const inner = current instanceof AggregateError && current.errors.length > 0 ? current.errors[0] : (current as { cause?: unknown } | null)?.cause
+    if (inner === undefined || inner === null) break
+    current = inner
+  }
+  if (!(current instanceof Error)) return String(current)
+  const code = (current as { code?: unknown }).code
+  return typeof code === 'string' && !current.message.includes(code) ? `${code}: ${current.message}` : current.message
+}

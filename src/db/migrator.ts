@@ -22,12 +22,17 @@ export async function pendingMigrations (db: Kysely<any>): Promise<string[]> {
   return (await migrationStatus(db)).filter((migration) => migration.executedAt === null).map((migration) => migration.name)
 }
 
+/** A migration that failed to apply or revert, named in the message. */
+export class MigrationError extends Error {
+  override name = 'MigrationError'
+}
+
 /** Runs the result of a Migrator call and throws the migration error, if any, with its name. */
 export function unwrapMigrationResult ({ error, results }: MigrationResultSet): string[] {
   if (error !== undefined) {
     const failed = results?.find((result) => result.status === 'Error')
     const reason = error instanceof Error ? error.message : String(error)
-    throw new Error(failed === undefined ? `migration failed: ${reason}` : `migration ${failed.migrationName} failed: ${reason}`, { cause: error })
+    throw new MigrationError(failed === undefined ? `migration failed: ${reason}` : `migration ${failed.migrationName} failed: ${reason}`, { cause: error })
   }
   return (results ?? []).filter((result) => result.status === 'Success').map((result) => result.migrationName)
 }

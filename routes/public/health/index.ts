@@ -1,5 +1,4 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ReadinessCheck } from '../../../src/health/readiness.js'
 
 const ReadinessBody = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
@@ -13,8 +12,6 @@ const ReadinessBody = Type.Object({
 })
 
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const readiness = new ReadinessCheck(app.db, app.dbBreaker)
-
   app.get('/health', {
     schema: {
       tags: ['health'],
@@ -32,7 +29,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: ReadinessBody, 503: ReadinessBody }
     }
   }, async (_request, reply) => {
-    const { ready, ...details } = await readiness.check()
+    const { ready, ...details } = await app.readiness.check()
     reply.header('cache-control', 'no-store')
     if (details.checks.breaker !== undefined) reply.header('retry-after', String(app.dbBreaker.retryAfterSeconds()))
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', ...details })
