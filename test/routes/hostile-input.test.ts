@@ -72,7 +72,7 @@ t.test('80,000 unknown fields: one 400 listing 20 of them and how many more', as
 })
 
 t.test('thousands of NUL bytes: 20 listed', async (t) => {
-  const problem = expectSmall400(t, await json(REGISTER, JSON.stringify(manyFields(5_000, () => 'x\u0000'))))
+  const problem = expectSmall400(t, await json(REGISTER, JSON.stringify({ ...manyFields(0), full_name: Array(5_000).fill('x\u0000') })))
   t.equal(problem.errors?.length, 20)
   t.ok(problem.errors?.every((error) => error.message === 'must not contain NUL bytes'))
 })
@@ -91,13 +91,14 @@ t.test('JSON nested deeper than 64 levels is 400, not 500, on every JSON route',
     ['objects, 100,000 levels', nested(100_000, '{"a":', '}')]
   ] as const
   for (const [name, value] of tooDeep) {
-    for (const field of ['full_name', 'unknown']) {
-      const body = `{"email":"deep@example.com","username":"deep_one","password":"correct horse battery","${field}":${value}}`
-      const problem = expectSmall400(t, await json(REGISTER, body))
-      t.equal(problem.code, 'validation_failed', `${name} in ${field}`)
-      t.match(problem.errors?.[0]?.message, /nested deeper than 64 levels/)
-      t.match(problem.errors?.[0]?.path, new RegExp(`^/${field}(/0|/a)+$`))
-    }
+    const body = (field: string) => `{"email":"deep@example.com","username":"deep_one","password":"correct horse battery","${field}":${value}}`
+    const problem = expectSmall400(t, await json(REGISTER, body('full_name')))
+    t.equal(problem.code, 'validation_failed', `${name} in a field`)
+    t.match(problem.errors?.[0]?.message, /nested deeper than 64 levels/)
+    t.match(problem.errors?.[0]?.path, /^\/full_name(\/0|\/a)+$/, 'named by where it gets too deep')
+    // Under an unknown field the answer is that the field is unknown: nothing walks into it.
+    const unknown = expectSmall400(t, await json(REGISTER, body('unknown')))
+    t.same(unknown.errors, [{ path: '/unknown', message: 'is not a known field' }], `${name} in an unknown field`)
     const login = await json('/api/v1/auth/login', `{"login":${value},"password":"x"}`)
     t.equal(login.statusCode, 400, `login: ${name}`)
     const patch = await json('/api/v1/users/me', `{"full_name":${value}}`, 'PATCH', bearer(account.accessToken))
