@@ -1,9 +1,18 @@
 import argon2 from 'argon2'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { PasswordHasher } from '../../src/auth/passwords.js'
 import { buildApp, registerAccount } from '../helper.js'
 
 const today = { memoryKib: 19456, timeCost: 2, parallelism: 1 }
+
+/** Counts argon2 verifications from now to the end of the test. */
+function countVerifications (t: Test): () => number {
+  const verify = argon2.verify
+  let calls = 0
+  argon2.verify = async (...args) => { calls += 1; return verify(...args) }
+  t.teardown(() => { argon2.verify = verify })
+  return () => calls
+}
 
 t.test('hashes are argon2id at the configured parameters', async (t) => {
   const hash = await new PasswordHasher(today).hash('correct horse battery')
@@ -50,15 +59,12 @@ t.test('a hash with weaker parameters is upgraded on the next successful login',
 t.test('an unknown login costs one argon2 verification, like a wrong password, and gets the same answer', async (t) => {
   const { app } = await buildApp(t)
   const account = await registerAccount(app)
-  const verify = argon2.verify
-  let calls = 0
-  argon2.verify = async (...args) => { calls += 1; return verify(...args) }
-  t.teardown(() => { argon2.verify = verify })
+  const calls = countVerifications(t)
 
   const wrongPassword = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: account.email, password: 'wrong password' } })
-  const wrongCount = calls
+  const wrongCount = calls()
   const unknownUser = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: 'nobody@example.com', password: 'wrong password' } })
-  const unknownCount = calls - wrongCount
+  const unknownCount = calls() - wrongCount
 
   t.equal(wrongCount, 1)
   t.equal(unknownCount, 1, 'the unknown login ran a dummy verification')
@@ -101,14 +107,11 @@ t.test('a hash made before passwords were normalised still signs in, and is re-h
 t.test('a password that NFKC changes costs the same for an unknown login as for a wrong password', async (t) => {
   const { app } = await buildApp(t)
   const account = await registerAccount(app)
-  const verify = argon2.verify
-  let calls = 0
-  argon2.verify = async (...args) => { calls += 1; return verify(...args) }
-  t.teardown(() => { argon2.verify = verify })
+  const calls = countVerifications(t)
   const password = 'ｗｒｏｎｇ password'
   await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: account.email, password } })
-  const wrongCount = calls
+  const wrongCount = calls()
   await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: 'nobody@example.com', password } })
   t.equal(wrongCount, 2, 'the NFKC form and the form as typed')
-  t.equal(calls - wrongCount, wrongCount, 'the unknown login ran as many dummy verifications')
+  t.equal(calls() - wrongCount, wrongCount, 'the unknown login ran as many dummy verifications')
 })

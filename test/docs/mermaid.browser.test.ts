@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import { createRequire } from 'node:module'
@@ -6,16 +6,14 @@ import type { AddressInfo } from 'node:net'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Mermaid } from 'mermaid'
-import { chromium, type Browser } from 'playwright-core'
 import t from 'tap'
+import { launchChromium, skipWithoutChromium as skip, STEP_TIMEOUT_MS } from './chromium.js'
 
 // Every ```mermaid block in README.md and docs/*.md parses with Mermaid, so GitHub renders it
 // instead of showing a syntax error. Mermaid is a browser library (it needs a DOM), so its
 // ESM bundle runs in Debian's Chromium through playwright-core, served from node_modules on a
 // loopback port; nothing else is fetched.
 
-const CHROMIUM = '/usr/bin/chromium'
-const STEP_TIMEOUT_MS = 30_000
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 // The ESM bundle loads only the chunks of the diagram types it meets: a few times faster to
 // start than the 3.5 MB single-file mermaid.min.js.
@@ -64,22 +62,13 @@ async function serveMermaid (): Promise<{ server: Server, origin: string }> {
   return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
 }
 
-const skip = existsSync(CHROMIUM) ? false : `Chromium not installed at ${CHROMIUM}: apt-get install chromium`
-
 t.test('every Mermaid diagram in README.md and docs/*.md parses', { skip, timeout: 120_000 }, async (t) => {
   t.ok(blocks.length > 0, `found ${blocks.length} Mermaid blocks`)
 
   const { server, origin } = await serveMermaid()
   t.teardown(async () => { await new Promise((resolve) => server.close(resolve)) })
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    timeout: STEP_TIMEOUT_MS,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync']
-  })
-  // Registered after the server's teardown, so it runs first: the browser goes before the server.
-  t.teardown(async () => { await browser.close() })
+  // Its teardown is registered after the server's, so it runs first: the browser goes before the server.
+  const browser = await launchChromium(t)
   const page = await browser.newPage()
   page.setDefaultTimeout(STEP_TIMEOUT_MS)
   await page.route((url) => url.origin !== origin, async (route) => { await route.abort() })

@@ -1,14 +1,12 @@
-import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import t, { type Test } from 'tap'
 import { buildApp, registerAccount } from '../helper.js'
+import { launchChromium, skipWithoutChromium as skip, STEP_TIMEOUT_MS } from './chromium.js'
 
 // A person in Swagger UI: Authorize with username and password (OAuth2 password flow), then
 // try GET /users/me. Drives Debian's Chromium through playwright-core.
 
-const CHROMIUM = '/usr/bin/chromium'
-const STEP_TIMEOUT_MS = 30_000
 const SCREENSHOT = '/tmp/swagger-ui.png'
 
 /** A port that was free a moment ago (the app's PUBLIC_URL must name it before it listens). */
@@ -25,8 +23,6 @@ async function freePort (): Promise<number> {
   })
 }
 
-const skip = existsSync(CHROMIUM) ? false : `Chromium not installed at ${CHROMIUM}: apt-get install chromium`
-
 t.test('Swagger UI: authorize with the password flow, then try GET /users/me', { skip, timeout: 180_000 }, async (t) => {
   const port = await freePort()
   const publicUrl = `http://127.0.0.1:${port}`
@@ -34,15 +30,8 @@ t.test('Swagger UI: authorize with the password flow, then try GET /users/me', {
   await app.listen({ port, host: '127.0.0.1' })
   const account = await registerAccount(app)
 
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    timeout: STEP_TIMEOUT_MS,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync']
-  })
-  // Registered after buildApp's teardown, so it runs first: the browser goes before the server.
-  t.teardown(async () => { await browser.close() })
+  // Its teardown is registered after buildApp's, so it runs first: the browser goes before the server.
+  const browser = await launchChromium(t)
 
   const page: Page = await browser.newPage({ viewport: { width: 1280, height: 1400 } })
   page.setDefaultTimeout(STEP_TIMEOUT_MS)
