@@ -6,6 +6,7 @@ import dbPlugin from '../plugins/db.js'
 import errorsPlugin from '../plugins/errors.js'
 import gracefulClosePlugin from '../plugins/graceful-close.js'
 import jsonBodyPlugin from '../plugins/json-body.js'
+import lingeringClosePlugin from '../plugins/lingering-close.js'
 import loadSheddingPlugin from '../plugins/load-shedding.js'
 import metricsPlugin from '../plugins/metrics.js'
 import requestIdPlugin from '../plugins/request-id.js'
@@ -33,6 +34,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(configPlugin, { config: options.config })
   await fastify.register(requestIdPlugin)
   await fastify.register(gracefulClosePlugin)
+  await fastify.register(lingeringClosePlugin)
   await fastify.register(errorsPlugin)
   await fastify.register(securityPlugin)
   await fastify.register(loadSheddingPlugin)
