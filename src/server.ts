@@ -1,5 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import Fastify, { type FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
 import pino from 'pino'
 import app from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
@@ -10,7 +11,9 @@ export async function serve (config: Config): Promise<void> {
   // Asynchronous: no request waits for its log line to be written; pino flushes what is
   // still buffered when the process exits (SIGTERM, a crash handled by close-with-grace).
   const server = Fastify(serverOptions(config, pino.destination({ dest: 1, sync: false })))
-  await server.register(app, { config })
+  // fp() lifts the app's decorators (readiness, db, ...) to the server, as test/helper.ts does,
+  // so tests and production run the very same shape.
+  await server.register(fp(app), { config })
 
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
     if (err !== undefined) server.log.error({ err }, 'shutting down after an unexpected error')

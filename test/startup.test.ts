@@ -34,6 +34,28 @@ t.test('the server process prints it and exits 1', async (t) => {
   t.notMatch(stderr, /hunter2/)
 })
 
+t.test('a real server process with pending migrations logs that it is not ready, and keeps serving', async (t) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: childEnv({ DATABASE_URL: 'memory://', MIGRATE_ON_START: 'false', PORT: '0', LOG_LEVEL: 'info' }),
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  t.teardown(() => { child.kill('SIGKILL') })
+  let output = ''
+  const announced = new Promise<Record<string, unknown>>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+      const line = output.split('\n').find((candidate) => candidate.includes('user-service is'))
+      if (line !== undefined) resolve(JSON.parse(line) as Record<string, unknown>)
+    })
+    child.on('exit', (code) => { reject(new Error(`the server exited with ${String(code)}:\n${output}`)) })
+  })
+  const line = await announced
+  t.equal(line.level, 40)
+  t.match(line.msg, /^user-service is listening but not ready \(\/ready answers 503\): \d+ database migration\(s\) pending/)
+  const url = /Server listening at (http:\/\/[^"]+)/.exec(output)?.[1] ?? ''
+  t.equal((await fetch(`${url}/ready`)).status, 503, 'and /ready says the same')
+})
+
 t.test('the start log says "ready" only when /ready does', async (t) => {
   const logs = new LogCapture()
   const database = await createTestDatabase({ migrated: false })
