@@ -11,10 +11,10 @@ import { loadConfig } from '../src/config.js'
 import { createBenchDatabase, type BenchDatabase } from './lib/database.js'
 import { rssMiB, startServer, type ServerProcess } from './lib/processes.js'
 import { errorSummary, evaluateTargets, formatTable, type Memory, type ScenarioResults } from './lib/report.js'
-import { healthDuringLoginStorm, logins, PASSWORD, refreshes, registrations, usersMe, type Account, type BenchContext } from './scenarios.js'
+import { healthDuringHostileBodies, healthDuringLoginStorm, logins, PASSWORD, refreshes, registrations, usersMe, type Account, type BenchContext } from './scenarios.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const SCENARIOS = ['me', 'login', 'register', 'refresh', 'health'] as const
+const SCENARIOS = ['me', 'login', 'register', 'refresh', 'health', 'hostile'] as const
 type Scenario = typeof SCENARIOS[number]
 
 const { values: args } = parseArgs({
@@ -137,10 +137,12 @@ async function main (): Promise<void> {
   if (wanted('register')) { progress('registrations'); results.register = await registrations(context) }
   if (wanted('refresh')) { progress('refreshes'); results.refresh = await refreshes(context) }
   if (wanted('health')) { progress('/health during a login storm'); results.health = await healthDuringLoginStorm(context) }
+  if (wanted('hostile')) { progress('/health while two clients send 80,000-field bodies'); results.hostile = await healthDuringHostileBodies(context) }
   await new Promise((resolve) => setTimeout(resolve, 1000))
   memory.afterMiB = rssMiB(service.pid)
   const peaks = [results.me?.rssPeakMiB, results.login?.rssPeakMiB, results.register?.rssPeakMiB,
-    results.refresh?.available === true ? results.refresh.rssPeakMiB : undefined, results.health?.rssPeakMiB, memory.idleMiB, memory.afterMiB]
+    results.refresh?.available === true ? results.refresh.rssPeakMiB : undefined, results.health?.rssPeakMiB, results.hostile?.rssPeakMiB,
+    memory.idleMiB, memory.afterMiB]
   memory.peakMiB = Math.max(...peaks.filter((value): value is number => typeof value === 'number'))
   await cleanUp()
 

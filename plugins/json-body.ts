@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import secureJson from 'secure-json-parse'
-import { AppError } from '../src/errors.js'
+import { AppError, validationFailed } from '../src/errors.js'
+import { jsonShapeProblem, MAX_JSON_VALUES, MAX_NESTING_DEPTH } from '../src/schemas/request-inspection.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -13,8 +14,9 @@ declare module 'fastify' {
 const FORBIDDEN_KEY = /forbidden (prototype|constructor) property/
 
 /**
- * Fastify's own JSON parser, with errors that say what is wrong: Fastify reports a
- * `__proto__` key (refused, as it must be) as plain invalid JSON.
+ * Fastify's own JSON parser, with errors that say what is wrong (Fastify reports a
+ * `__proto__` key, refused as it must be, as plain invalid JSON), and a body with more values
+ * than any request needs refused before it is parsed.
  */
 export default fp(async (app) => {
   app.removeContentTypeParser('application/json')
@@ -25,6 +27,13 @@ export default fp(async (app) => {
     }
     if (body === '') {
       done(new AppError('invalid_json', 'the body is empty but Content-Type is application/json'), undefined)
+      return
+    }
+    const problem = jsonShapeProblem(body as string, MAX_NESTING_DEPTH, MAX_JSON_VALUES)
+    if (problem !== null) {
+      done(validationFailed([{ path: '', message: problem.kind === 'too_deep'
+        ? `is nested deeper than ${MAX_NESTING_DEPTH} levels (at character ${problem.at})`
+        : `holds more than ${MAX_JSON_VALUES} fields and array elements (at character ${problem.at}); no request of this API needs that many` }]), undefined)
       return
     }
     try {

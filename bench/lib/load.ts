@@ -13,12 +13,14 @@ export interface LoadOptions {
   requests?: autocannon.Request[]
   /** Requests per second over all connections (a probe, not a saturating load). */
   overallRate?: number
+  /** The status a response must have to count (default: any 2xx); a load of bad requests expects 400. */
+  expectedStatus?: number
 }
 
 export interface LoadResult {
-  /** 2xx responses per second. */
+  /** 2xx (or expected-status) responses per second. */
   rps: number
-  /** Latency percentiles of 2xx responses, in ms (measured with sub-millisecond resolution). */
+  /** Latency percentiles of those responses, in ms (measured with sub-millisecond resolution). */
   p50: number
   p99: number
   max: number
@@ -49,6 +51,9 @@ export async function runLoad (options: LoadOptions): Promise<LoadResult> {
 export async function sampleLoad (options: LoadOptions): Promise<LoadSample> {
   const latencies: number[] = []
   const statusCodes: Record<string, number> = {}
+  const counts = options.expectedStatus === undefined
+    ? (status: number) => status >= 200 && status < 300
+    : (status: number) => status === options.expectedStatus
   const started = process.hrtime.bigint()
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon({
@@ -64,7 +69,7 @@ export async function sampleLoad (options: LoadOptions): Promise<LoadSample> {
     }, (error, result) => { if (error !== null && error !== undefined) reject(error as Error); else resolve(result) })
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
       statusCodes[statusCode] = (statusCodes[statusCode] ?? 0) + 1
-      if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime)
+      if (counts(statusCode)) latencies.push(responseTime)
     })
   })
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
