@@ -3,6 +3,7 @@ import Fastify from 'fastify'
 import pino from 'pino'
 import app from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
+import { errorMessage } from './error-message.js'
 import { serverOptions } from './server-options.js'
 
 /** Starts the service and stops it cleanly on SIGINT/SIGTERM. */
@@ -37,7 +38,7 @@ export function loadConfigOrExit (): Config {
 const isEntry = import.meta.url === new URL(process.argv[1] ?? '', 'file://').href
 if (isEntry) {
   serve(loadConfigOrExit()).catch((error: unknown) => {
-    process.stderr.write(`user-service: failed to start: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.stderr.write(`user-service: failed to start: ${errorMessage(error)}\n`)
     process.exit(1)
   })
 }

@@ -1,4 +1,5 @@
 import { ConfigError } from '../config.js'
+import { errorMessage } from '../error-message.js'
 import { CliError, configFor, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, usageError, type CliIo, type CliOptions } from './common.js'
 
 export type { CliIo, CliOptions } from './common.js'
@@ -73,7 +74,7 @@ async function serveCommand (args: string[], io: CliIo, options: CliOptions): Pr
   try {
     await serve(config)
   } catch (error) {
-    throw new CliError(`failed to start: ${messageOf(error)}`, EXIT_FAILURE)
+    throw new CliError(`failed to start: ${errorMessage(error)}`, EXIT_FAILURE)
   }
   return EXIT_OK
 }
@@ -93,15 +94,11 @@ function report (error: unknown, io: CliIo): number {
     io.stderr.write(`user-service: ${error.message}\n\n${usage}`)
     return EXIT_USAGE
   }
-  io.stderr.write(`user-service: ${messageOf(error)}\n`)
+  io.stderr.write(`user-service: ${errorMessage(error)}\n`)
   return EXIT_FAILURE
 }
 
 function isParseArgsError (error: unknown): error is Error {
   const code = (error as { code?: unknown } | null)?.code
   return error instanceof TypeError && typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')
-}
-
-function messageOf (error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }
