@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import { loadConfig, type Config } from '../config.js'
 import { openDatabase, type DatabaseHandle } from '../db/connect.js'
+import { DataDirError, dataDirNotices } from '../db/data-dir.js'
 import { migrateToLatest, pendingMigrations } from '../db/migrator.js'
 import type { Database } from '../db/types.js'
 
@@ -40,16 +41,23 @@ export function configFor (io: CliIo, options: CliOptions): Config {
 }
 
 /** Opens the configured database, runs `work`, and always closes it so the process can exit. */
-export async function withDatabase<T> (config: Config, work: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
+export async function withDatabase<T> (config: Config, io: CliIo, work: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
   if (config.database.kind === 'pglite' && config.database.dataDir === null) {
     throw new CliError('DATABASE_URL=memory:// is an in-memory database that is gone when this command exits; set DATABASE_URL to PostgreSQL or DATA_DIR to a directory', EXIT_USAGE)
   }
-  const handle = await openDatabase(config.database)
+  const handle = await openDatabase(config.database).catch((error: unknown) => { throw asCliError(error) })
+  if (handle.dataDir !== undefined) for (const notice of dataDirNotices(handle.dataDir)) io.stderr.write(`user-service: ${notice}\n`)
   try {
     return await work(handle)
   } finally {
     await handle.close()
   }
+}
+
+/** The data directory's own errors, with their exit codes; anything else as it is. */
+export function asCliError (error: unknown): unknown {
+  if (error instanceof DataDirError) return new CliError(error.message, EXIT_FAILURE)
+  return error
 }
 
 export function plural (count: number, word: string): string {
