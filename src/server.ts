@@ -3,6 +3,7 @@ import Fastify from 'fastify'
 import pino from 'pino'
 import app from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
+import { DataDirInUseError } from './db/data-dir.js'
 import { errorMessage } from './error-message.js'
 import { serverOptions } from './server-options.js'
 
@@ -39,6 +40,7 @@ const isEntry = import.meta.url === new URL(process.argv[1] ?? '', 'file://').hr
 if (isEntry) {
   serve(loadConfigOrExit()).catch((error: unknown) => {
     process.stderr.write(`user-service: failed to start: ${errorMessage(error)}\n`)
-    process.exit(1)
+    // 4: DATA_DIR in use, as for the CLI (see its usage text).
+    process.exit(error instanceof DataDirInUseError ? 4 : 1)
   })
 }

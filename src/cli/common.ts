@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely'
 import { loadConfig, type Config } from '../config.js'
 import { openDatabase, type DatabaseHandle } from '../db/connect.js'
-import { DataDirError, dataDirNotices } from '../db/data-dir.js'
+import { DataDirError, DataDirInUseError, dataDirNotices } from '../db/data-dir.js'
 import { migrateToLatest, pendingMigrations } from '../db/migrator.js'
 import type { Database } from '../db/types.js'
 
@@ -22,6 +22,7 @@ export const EXIT_OK = 0
 export const EXIT_FAILURE = 1
 export const EXIT_USAGE = 2
 export const EXIT_PENDING_MIGRATIONS = 3
+export const EXIT_DATA_DIR_IN_USE = 4
 
 /** A failure with a one-line message for stderr and the exit code it maps to. */
 export class CliError extends Error {
@@ -56,6 +57,7 @@ export async function withDatabase<T> (config: Config, io: CliIo, work: (handle:
 
 /** The data directory's own errors, with their exit codes; anything else as it is. */
 export function asCliError (error: unknown): unknown {
+  if (error instanceof DataDirInUseError) return new CliError(error.message, EXIT_DATA_DIR_IN_USE)
   if (error instanceof DataDirError) return new CliError(error.message, EXIT_FAILURE)
   return error
 }

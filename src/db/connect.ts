@@ -21,8 +21,8 @@ export interface DatabaseHandle {
   guard: GuardSlot
   /** The pg pool (PostgreSQL only), for pool metrics. */
   pool?: pg.Pool
-  /** The embedded database's directory (PGlite in DATA_DIR only): what was tightened. */
-  dataDir?: Pick<DataDirectory, 'path' | 'tightened'>
+  /** The embedded database's directory (PGlite in DATA_DIR only): what was tightened, whose stale lock was taken over. */
+  dataDir?: Pick<DataDirectory, 'path' | 'tightened' | 'tookOverFrom'>
 }
 
 /** Timeouts enforced by the PostgreSQL driver and server (0 = none). */
@@ -41,7 +41,7 @@ export async function openDatabase (settings: Config['database'], timeouts?: Pos
   return openPGliteDirectory(await openDataDirectory(settings.dataDir))
 }
 
-/** PGlite in its directory. */
+/** PGlite in its directory; the directory's lock is released when the database closes (or fails to open). */
 async function openPGliteDirectory (directory: DataDirectory): Promise<DatabaseHandle> {
   const pglite = new PGlite({ fs: new PrivateNodeFS(directory.path) })
   try {
@@ -54,7 +54,7 @@ async function openPGliteDirectory (directory: DataDirectory): Promise<DatabaseH
       : unusable(directory.path, error, 'opening the database in')
   }
   const handle = wrapPGlite(pglite, directory.close)
-  return { ...handle, dataDir: { path: directory.path, tightened: directory.tightened } }
+  return { ...handle, dataDir: { path: directory.path, tightened: directory.tightened, tookOverFrom: directory.tookOverFrom } }
 }
 
 export function openPostgres (connectionString: string, poolMax: number, timeouts?: PostgresTimeouts): DatabaseHandle {
@@ -76,7 +76,7 @@ export function openPostgres (connectionString: string, poolMax: number, timeout
   return { db, kind: 'postgres', close: () => db.destroy(), guard, pool }
 }
 
-/** `afterClose`: what else to release once PGlite has closed. */
+/** `afterClose`: what else to release once PGlite has closed (the data directory's lock). */
 export function wrapPGlite (pglite: PGlite, afterClose: () => Promise<void> = async () => {}): DatabaseHandle {
   const guard = new GuardSlot()
   const db = new Kysely<Database>({ dialect: new GuardedDialect(new PGliteDialect(pglite), guard) })

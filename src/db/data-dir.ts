@@ -2,21 +2,30 @@ import { chmodSync, lstatSync, readdirSync, statSync } from 'node:fs'
 import { chmod, mkdir, stat } from 'node:fs/promises'
 import { join, relative, resolve } from 'node:path'
 import { errorMessage } from '../error-message.js'
+import { acquireLock, DataDirInUseError } from './data-dir-lock.js'
+
+export { DataDirInUseError } from './data-dir-lock.js'
 
 /**
- * The embedded database's directory (DATA_DIR): private to the user who runs the service.
- * See DESIGN.md, "Hardening rules → Embedded data directory".
+ * The embedded database's directory (DATA_DIR): private to the user who runs the service,
+ * used by one process at a time. See DESIGN.md, "Hardening rules → Embedded data directory".
  */
 export interface DataDirectory {
   path: string
   /** Entries (relative to `path`) whose permissions were tightened at start: readable or writable by others before. */
   tightened: string[]
+  /** The pid of a dead process whose stale lock was taken over. */
+  tookOverFrom: number | null
+  /** Releases the lock. */
   close: () => Promise<void>
 }
 
 /** What opening the directory changed, one line each, for the log (server) or stderr (CLI). */
-export function dataDirNotices (directory: Pick<DataDirectory, 'path' | 'tightened'>): string[] {
+export function dataDirNotices (directory: Pick<DataDirectory, 'path' | 'tightened' | 'tookOverFrom'>): string[] {
   const notices: string[] = []
+  if (directory.tookOverFrom !== null) {
+    notices.push(`DATA_DIR "${directory.path}": took over the lock of process ${directory.tookOverFrom}, which no longer runs`)
+  }
   const count = directory.tightened.length
   if (count > 0) {
     const examples = directory.tightened.slice(0, 3).join(', ')
@@ -35,14 +44,22 @@ const FILE_MODE = 0o600
 const checksModes = process.platform !== 'win32'
 
 /**
- * Creates or checks DATA_DIR and makes what is already in it private (an older version, or
- * a copy, may have left it readable by others). What PGlite writes from then on is private
- * by itself (see PrivateNodeFS).
+ * Creates or checks DATA_DIR, takes its lock and makes what is already in it private (an
+ * older version, or a copy, may have left it readable by others). What PGlite writes from
+ * then on is private by itself (see PrivateNodeFS).
  */
 export async function openDataDirectory (dataDir: string): Promise<DataDirectory> {
   const path = resolve(dataDir)
   await ensureDirectory(path)
-  return { path, tightened: tighten(path), close: async () => {} }
+  const lock = await acquireLock(path).catch((error: unknown) => {
+    throw error instanceof DataDirInUseError ? error : unusable(path, error, 'creating its lock file in')
+  })
+  try {
+    return { path, tightened: tighten(path), tookOverFrom: lock.tookOverFrom, close: lock.release }
+  } catch (error) {
+    await lock.release()
+    throw error
+  }
 }
 
 async function ensureDirectory (path: string): Promise<void> {

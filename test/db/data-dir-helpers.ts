@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { chmodSync, lstatSync, readdirSync } from 'node:fs'
 import { join, relative } from 'node:path'
+import type { Test } from 'tap'
 import { childEnv, testDatabaseKind } from '../helper.js'
 
 /** Shared by the DATA_DIR tests: PGlite only, PostgreSQL keeps its own data directory. */
@@ -21,6 +22,20 @@ export function run (args: string[], env: Record<string, string>, options: { uid
   child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
   const exited = new Promise<number | null>((resolve) => { child.on('close', (code) => { resolve(code) }) })
   return { child, output: () => output, exited }
+}
+
+/** A server process; resolves with its URL once it listens (a failed start rejects with its output). */
+export async function startServer (t: Test, env: Record<string, string>): Promise<Child & { url: string }> {
+  const server = run(['src/server.ts'], { SESSION_PRUNE_INTERVAL_MINUTES: '0', ...env })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const url = await new Promise<string>((resolve, reject) => {
+    server.child.stdout?.on('data', () => {
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(server.output())
+      if (match?.[1] !== undefined) resolve(match[1])
+    })
+    void server.exited.then((code) => { reject(new Error(`server exited with ${code}:\n${server.output()}`)) })
+  })
+  return { ...server, url }
 }
 
 /** A process that is expected to fail: its exit code and output lines. */

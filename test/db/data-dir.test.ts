@@ -1,4 +1,5 @@
-import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { cli } from '../cli/in-process.js'
@@ -8,7 +9,7 @@ import { failure, loosen, notPrivate, skip } from './data-dir-helpers.js'
 /**
  * Opening the embedded data directory (DESIGN.md, "Hardening rules → Embedded data
  * directory"): what is there is made private, what others can write is refused, and what
- * cannot be used says so in one line.
+ * cannot be used says so in one line (data-dir-server.test.ts: real servers and the lock).
  */
 const isRoot = process.getuid?.() === 0
 const NOBODY = 65534
@@ -67,7 +68,7 @@ t.test('a DATA_DIR that cannot be used: one line with the path, the cause and wh
   const failed = await cli(['migrate', 'status'], { DATA_DIR: corrupt })
   t.equal(failed.code, 1)
   t.equal(failed.stderr, `user-service: DATA_DIR "${corrupt}": the embedded database failed to start (PGlite failed to initialize properly); check that it holds a database made by this version and is writable, or set DATA_DIR to an empty directory\n`)
-  t.same(readdirSync(corrupt), ['PG_VERSION'], 'nothing is left behind')
+  t.same(readdirSync(corrupt), ['PG_VERSION'], 'the lock is released')
 })
 
 t.test('as another user: a directory it cannot create, or one that belongs to root', { skip: skip || (!isRoot && 'needs root to run a process as another user') }, async (t) => {
@@ -81,4 +82,16 @@ t.test('as another user: a directory it cannot create, or one that belongs to ro
   const server = await failure(['src/server.ts'], { DATA_DIR: parent }, { uid: NOBODY })
   t.equal(server.code, 1)
   t.same(server.lines, [`user-service: failed to start: data directory "${parent}" (DATA_DIR) has wrong ownership: it belongs to uid 0, this process runs as uid ${NOBODY}; start the service as its owner, or "chown -R ${NOBODY} ${parent}", or set DATA_DIR to another directory`])
+})
+
+const privateMounts = spawnSync('unshare', ['-m', 'true']).status === 0
+t.test('a DATA_DIR on a read-only file system', { skip: skip || (!privateMounts && 'needs "unshare -m" to mount read-only in a private namespace') }, async (t) => {
+  const env = await migratedDatabaseEnv(t)
+  const dataDir = env.DATA_DIR ?? ''
+  const readOnly = ['unshare', '-m', 'sh', '-c', 'mount --bind -o ro "$0" "$0" && exec "$@"', dataDir]
+  // Before: "failed to start: PGlite failed to initialize properly".
+  const server = await failure(['src/server.ts'], env, { wrap: readOnly })
+  t.equal(server.code, 1)
+  t.same(server.lines, [`user-service: failed to start: DATA_DIR "${dataDir}" cannot be used: read-only file system (EROFS) creating its lock file in ${dataDir}; mount it read-write, or set DATA_DIR to a directory this user can write (or DATABASE_URL to use PostgreSQL)`])
+  t.doesNotThrow(() => { writeFileSync(join(dataDir, 'writable'), '') }, 'the read-only mount was private to the child')
 })
