@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import { sql, type Kysely } from 'kysely'
 import type pg from 'pg'
 import { databaseStartError, openDatabase, type DatabaseHandle, type DatabaseKind } from '../src/db/connect.js'
+import { dataDirNotices } from '../src/db/data-dir.js'
 import { migrateToLatest, MigrationError, pendingMigrations } from '../src/db/migrator.js'
 import type { Database } from '../src/db/types.js'
 import { ReadinessCheck } from '../src/health/readiness.js'
@@ -25,6 +26,9 @@ export interface DbPluginOptions {
 export default fp<DbPluginOptions>(async (app, options) => {
   const handle = options.database ?? await openDatabase(app.config.database, app.config.dbTimeouts)
   if (options.database === undefined) app.addHook('onClose', async () => handle.close())
+  if (handle.dataDir !== undefined) {
+    for (const notice of dataDirNotices(handle.dataDir)) app.log.warn({ dataDir: handle.dataDir.path }, notice)
+  }
   // From here on every call — migrations included — goes through the circuit breaker.
   handle.guard.use(app.dbBreaker)
   app.dbBreaker.setProbe(async () => sql`select 1`.execute(handle.db))

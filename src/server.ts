@@ -4,6 +4,8 @@ import fp from 'fastify-plugin'
 import pino from 'pino'
 import app from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
+import { DataDirInUseError } from './db/data-dir.js'
+import { errorMessage } from './error-message.js'
 import { serverOptions } from './server-options.js'
 
 /** Starts the service and stops it cleanly on SIGINT/SIGTERM. */
@@ -48,7 +50,8 @@ export function loadConfigOrExit (): Config {
 const isEntry = import.meta.url === new URL(process.argv[1] ?? '', 'file://').href
 if (isEntry) {
   serve(loadConfigOrExit()).catch((error: unknown) => {
-    process.stderr.write(`user-service: failed to start: ${error instanceof Error ? error.message : String(error)}\n`)
-    process.exit(1)
+    process.stderr.write(`user-service: failed to start: ${errorMessage(error)}\n`)
+    // 4: DATA_DIR in use, as for the CLI (see its usage text).
+    process.exit(error instanceof DataDirInUseError ? 4 : 1)
   })
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import { loadConfig, type Config } from '../config.js'
 import { openDatabase, type DatabaseHandle } from '../db/connect.js'
+import { DataDirError, DataDirInUseError, dataDirNotices } from '../db/data-dir.js'
 import { migrateToLatest, pendingMigrations } from '../db/migrator.js'
 import type { Database } from '../db/types.js'
 
@@ -21,6 +22,7 @@ export const EXIT_OK = 0
 export const EXIT_FAILURE = 1
 export const EXIT_USAGE = 2
 export const EXIT_PENDING_MIGRATIONS = 3
+export const EXIT_DATA_DIR_IN_USE = 4
 
 /** A failure with a one-line message for stderr and the exit code it maps to. */
 export class CliError extends Error {
@@ -40,16 +42,24 @@ export function configFor (io: CliIo, options: CliOptions): Config {
 }
 
 /** Opens the configured database, runs `work`, and always closes it so the process can exit. */
-export async function withDatabase<T> (config: Config, work: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
+export async function withDatabase<T> (config: Config, io: CliIo, work: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
   if (config.database.kind === 'pglite' && config.database.dataDir === null) {
     throw new CliError('DATABASE_URL=memory:// is an in-memory database that is gone when this command exits; set DATABASE_URL to PostgreSQL or DATA_DIR to a directory', EXIT_USAGE)
   }
-  const handle = await openDatabase(config.database)
+  const handle = await openDatabase(config.database).catch((error: unknown) => { throw asCliError(error) })
+  if (handle.dataDir !== undefined) for (const notice of dataDirNotices(handle.dataDir)) io.stderr.write(`user-service: ${notice}\n`)
   try {
     return await work(handle)
   } finally {
     await handle.close()
   }
+}
+
+/** The data directory's own errors, with their exit codes; anything else as it is. */
+export function asCliError (error: unknown): unknown {
+  if (error instanceof DataDirInUseError) return new CliError(error.message, EXIT_DATA_DIR_IN_USE)
+  if (error instanceof DataDirError) return new CliError(error.message, EXIT_FAILURE)
+  return error
 }
 
 export function plural (count: number, word: string): string {

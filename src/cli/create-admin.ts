@@ -48,7 +48,7 @@ export async function createAdminCommand (args: string[], io: CliIo, options: Cl
   }
   validate(input)
 
-  return withDatabase(config, async ({ db }) => {
+  return withDatabase(config, io, async ({ db }) => {
     await ensureMigrated(db, config, io)
 
     const users = new UsersService(db, new PasswordHasher(config.argon2))

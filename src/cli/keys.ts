@@ -35,7 +35,7 @@ export async function keysCommand (args: string[], io: CliIo, options: CliOption
   if (!isAsymmetric(algorithm)) {
     throw new CliError('JWT_ALGORITHM=HS256 signs with JWT_SECRET_KEY: there are no stored keys to list, rotate or retire', EXIT_USAGE)
   }
-  return withDatabase(config, async ({ db }) => {
+  return withDatabase(config, io, async ({ db }) => {
     await ensureMigrated(db, config, io)
     if (subcommand === 'list') return list(db, io, values.json === true)
     if (subcommand === 'rotate') return rotate(db, config, algorithm, io)

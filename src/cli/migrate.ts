@@ -17,7 +17,7 @@ export async function migrateCommand (args: string[], io: CliIo, options: CliOpt
   if (positionals.length > 0) throw usageError(`unexpected argument "${positionals[0] ?? ''}"`)
   const config = configFor(io, options)
 
-  return withDatabase(config, async ({ db }) => {
+  return withDatabase(config, io, async ({ db }) => {
     if (subcommand === 'up') {
       const applied = await migrateToLatest(db)
       for (const name of applied) io.stdout.write(`applied  ${name}\n`)

@@ -1,5 +1,7 @@
 import { ConfigError } from '../config.js'
-import { CliError, configFor, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, usageError, type CliIo, type CliOptions } from './common.js'
+import { errorMessage } from '../error-message.js'
+import { DataDirInUseError } from '../db/data-dir.js'
+import { CliError, configFor, EXIT_DATA_DIR_IN_USE, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, usageError, type CliIo, type CliOptions } from './common.js'
 
 export type { CliIo, CliOptions } from './common.js'
 
@@ -25,13 +27,15 @@ Commands:
 
 Configuration comes from the environment (and .env), as for the server: DATABASE_URL
 (PostgreSQL) or DATA_DIR (embedded database), MIGRATE_ON_START, ARGON2_*, ...
-With the embedded database, stop the server before running migrate or create-admin.
+The embedded database is used by one process at a time: while a server runs on DATA_DIR,
+every command on it exits 4 naming the server's pid (stop it first, or use PostgreSQL).
 
 Exit codes:
   0  success
   1  failure (including email or username already taken)
   2  usage or configuration error (including an invalid email, username or password)
   3  migrations pending (migrate status --check; create-admin when MIGRATE_ON_START=false)
+  4  DATA_DIR in use by another process (a running server, another command)
 `
 
 /** The whole CLI as a function: parses `argv` (without node and the script), returns the exit code. */
@@ -73,7 +77,7 @@ async function serveCommand (args: string[], io: CliIo, options: CliOptions): Pr
   try {
     await serve(config)
   } catch (error) {
-    throw new CliError(`failed to start: ${messageOf(error)}`, EXIT_FAILURE)
+    throw new CliError(`failed to start: ${errorMessage(error)}`, error instanceof DataDirInUseError ? EXIT_DATA_DIR_IN_USE : EXIT_FAILURE)
   }
   return EXIT_OK
 }
@@ -93,15 +97,11 @@ function report (error: unknown, io: CliIo): number {
     io.stderr.write(`user-service: ${error.message}\n\n${usage}`)
     return EXIT_USAGE
   }
-  io.stderr.write(`user-service: ${messageOf(error)}\n`)
+  io.stderr.write(`user-service: ${errorMessage(error)}\n`)
   return EXIT_FAILURE
 }
 
 function isParseArgsError (error: unknown): error is Error {
   const code = (error as { code?: unknown } | null)?.code
   return error instanceof TypeError && typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')
-}
-
-function messageOf (error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }

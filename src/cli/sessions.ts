@@ -10,7 +10,7 @@ export async function sessionsCommand (args: string[], io: CliIo, options: CliOp
   }
   if (rest.length > 0) throw usageError(`unexpected argument "${rest[0] ?? ''}"`)
   const config = configFor(io, options)
-  return withDatabase(config, async ({ db }) => {
+  return withDatabase(config, io, async ({ db }) => {
     if ((await pendingMigrations(db)).length > 0) {
       throw new CliError('database migrations are pending: run "user-service migrate up" first', EXIT_PENDING_MIGRATIONS)
     }

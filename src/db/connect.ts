@@ -1,8 +1,10 @@
-import { mkdir } from 'node:fs/promises'
 import { PGlite } from '@electric-sql/pglite'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import type { Config } from '../config.js'
+import { errorMessage } from '../error-message.js'
+import { DataDirError, errorCode, openDataDirectory, unusable, type DataDirectory } from './data-dir.js'
+import { PrivateNodeFS } from './private-nodefs.js'
 import { GuardSlot, GuardedDialect } from './guarded-dialect.js'
 import { PGliteDialect } from './pglite-dialect.js'
 import { preparingPool } from './prepared-statements.js'
@@ -19,6 +21,8 @@ export interface DatabaseHandle {
   guard: GuardSlot
   /** The pg pool (PostgreSQL only), for pool metrics. */
   pool?: pg.Pool
+  /** The embedded database's directory (PGlite in DATA_DIR only): what was tightened, whose stale lock was taken over. */
+  dataDir?: Pick<DataDirectory, 'path' | 'tightened' | 'tookOverFrom'>
 }
 
 /** Timeouts enforced by the PostgreSQL driver and server (0 = none). */
@@ -29,10 +33,28 @@ export interface PostgresTimeouts {
 
 export async function openDatabase (settings: Config['database'], timeouts?: PostgresTimeouts): Promise<DatabaseHandle> {
   if (settings.kind === 'postgres') return openPostgres(settings.url, settings.poolMax, timeouts)
-  if (settings.dataDir !== null) await mkdir(settings.dataDir, { recursive: true })
-  const pglite = settings.dataDir === null ? new PGlite() : new PGlite(settings.dataDir)
-  await pglite.waitReady
-  return wrapPGlite(pglite)
+  if (settings.dataDir === null) {
+    const pglite = new PGlite()
+    await pglite.waitReady
+    return wrapPGlite(pglite)
+  }
+  return openPGliteDirectory(await openDataDirectory(settings.dataDir))
+}
+
+/** PGlite in its directory; the directory's lock is released when the database closes (or fails to open). */
+async function openPGliteDirectory (directory: DataDirectory): Promise<DatabaseHandle> {
+  const pglite = new PGlite({ fs: new PrivateNodeFS(directory.path) })
+  try {
+    await pglite.waitReady
+  } catch (error) {
+    await directory.close()
+    // PGlite says only "PGlite failed to initialize properly", or throws Emscripten's errno object.
+    throw errorCode(error) === undefined
+      ? new DataDirError(`DATA_DIR "${directory.path}": the embedded database failed to start (${errorMessage(error)}); check that it holds a database made by this version and is writable, or set DATA_DIR to an empty directory`)
+      : unusable(directory.path, error, 'opening the database in')
+  }
+  const handle = wrapPGlite(pglite, directory.close)
+  return { ...handle, dataDir: { path: directory.path, tightened: directory.tightened, tookOverFrom: directory.tookOverFrom } }
 }
 
 export function openPostgres (connectionString: string, poolMax: number, timeouts?: PostgresTimeouts): DatabaseHandle {
@@ -54,7 +76,8 @@ export function openPostgres (connectionString: string, poolMax: number, timeout
   return { db, kind: 'postgres', close: () => db.destroy(), guard, pool }
 }
 
-export function wrapPGlite (pglite: PGlite): DatabaseHandle {
+/** `afterClose`: what else to release once PGlite has closed (the data directory's lock). */
+export function wrapPGlite (pglite: PGlite, afterClose: () => Promise<void> = async () => {}): DatabaseHandle {
   const guard = new GuardSlot()
   const db = new Kysely<Database>({ dialect: new GuardedDialect(new PGliteDialect(pglite), guard) })
   return {
@@ -62,8 +85,12 @@ export function wrapPGlite (pglite: PGlite): DatabaseHandle {
     kind: 'pglite',
     guard,
     close: async () => {
-      await db.destroy()
-      await pglite.close()
+      try {
+        await db.destroy()
+        await pglite.close()
+      } finally {
+        await afterClose()
+      }
     }
   }
 }

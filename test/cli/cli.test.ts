@@ -1,16 +1,15 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { access, cp, mkdir, readFile, rename, rm } from 'node:fs/promises'
+import { access, cp, readFile, rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { PGlite } from '@electric-sql/pglite'
 import argon2 from 'argon2'
 import t, { type Test } from 'tap'
 import { migrations } from '../../migrations/index.js'
 import { loadConfig } from '../../src/config.js'
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js'
 import { buildApp, childEnv, testDatabaseKind } from '../helper.js'
-import { databaseUrl, pgliteTemplatePath, withAdminClient } from '../setup/databases.js'
+import { createPGliteDirectory, databaseUrl, pgliteTemplatePath, withAdminClient } from '../setup/databases.js'
 import { cli, type CliResult } from './in-process.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -24,13 +23,11 @@ const PASSWORD = 'correct horse battery'
  */
 async function emptyPGliteDataDir (): Promise<string> {
   const { version } = JSON.parse(await readFile(join(root, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8')) as { version: string }
-  const path = join(dirname(pgliteTemplatePath), `pglite-empty-${version}`)
+  // "private": made as the service makes it (0700, files 0600), unlike the copies of earlier runs.
+  const path = join(dirname(pgliteTemplatePath), `pglite-empty-private-${version}`)
   if (await access(path).then(() => true, () => false)) return path
   const building = `${path}.${process.pid}`
-  await mkdir(dirname(path), { recursive: true })
-  const pglite = new PGlite(building)
-  await pglite.waitReady
-  await pglite.close()
+  await createPGliteDirectory(building)
   await rename(building, path).catch(async (error: unknown) => {
     await rm(building, { recursive: true, force: true })
     if (!await access(path).then(() => true, () => false)) throw error

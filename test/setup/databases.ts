@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
 import { openPostgres, wrapPGlite, type DatabaseHandle } from '../../src/db/connect.js'
+import { PrivateNodeFS } from '../../src/db/private-nodefs.js'
 import { migrateToLatest } from '../../src/db/migrator.js'
 
 /**
@@ -156,12 +157,18 @@ export async function createTestDatabase (options: { migrated?: boolean } = {}):
 export async function migratedDatabaseEnv (t: { teardown: (fn: () => unknown) => void, testdir: () => string }): Promise<Record<string, string>> {
   if (testDatabaseKind() === 'pglite') {
     const dataDir = join(t.testdir(), 'data')
-    const pglite = new PGlite(dataDir, { loadDataDir: new Blob([await readFile(pgliteTemplatePath)]) })
-    await pglite.waitReady
-    await pglite.close()
+    await createPGliteDirectory(dataDir, new Blob([await readFile(pgliteTemplatePath)]))
     return { DATA_DIR: dataDir }
   }
   const database = await createTestDatabase()
   t.teardown(database.drop)
   return { DATABASE_URL: database.url ?? '' }
+}
+
+/** A PGlite data directory as the service makes one (0700, files 0600), from a dump or empty. */
+export async function createPGliteDirectory (dataDir: string, loadDataDir?: Blob): Promise<void> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 })
+  const pglite = new PGlite({ fs: new PrivateNodeFS(dataDir), ...(loadDataDir === undefined ? {} : { loadDataDir }) })
+  await pglite.waitReady
+  await pglite.close()
 }

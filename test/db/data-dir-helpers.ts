@@ -1,0 +1,74 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { chmodSync, lstatSync, readdirSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import type { Test } from 'tap'
+import { childEnv, testDatabaseKind } from '../helper.js'
+
+/** Shared by the DATA_DIR tests: PGlite only, PostgreSQL keeps its own data directory. */
+export const skip = testDatabaseKind() === 'postgres' && 'DATA_DIR is the embedded (PGlite) database only'
+
+export interface Child { child: ChildProcess, output: () => string, exited: Promise<number | null> }
+
+/** Runs `args` under `sh` with umask 022 (the usual one), as `uid` when given. */
+export function run (args: string[], env: Record<string, string>, options: { uid?: number, wrap?: string[] } = {}): Child {
+  // tap's process tracking (NODE_OPTIONS) writes to .tap/ on exit, which another user cannot.
+  const script = `umask 022 && ${options.uid === undefined ? '' : 'unset NODE_OPTIONS && '}exec "$@"`
+  const command = ['sh', '-c', script, 'sh', process.execPath, '--import', 'tsx', ...args]
+  const [file = 'sh', ...rest] = [...options.wrap ?? [], ...command]
+  const ids = options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }
+  const child = spawn(file, rest, { env: childEnv({ PORT: '0', LOG_LEVEL: 'info', HOME: '/tmp', ...env }), stdio: ['ignore', 'pipe', 'pipe'], ...ids })
+  let output = ''
+  child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const exited = new Promise<number | null>((resolve) => { child.on('close', (code) => { resolve(code) }) })
+  return { child, output: () => output, exited }
+}
+
+/** A server process; resolves with its URL once it listens (a failed start rejects with its output). */
+export async function startServer (t: Test, env: Record<string, string>): Promise<Child & { url: string }> {
+  const server = run(['src/server.ts'], { SESSION_PRUNE_INTERVAL_MINUTES: '0', ...env })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const url = await new Promise<string>((resolve, reject) => {
+    server.child.stdout?.on('data', () => {
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(server.output())
+      if (match?.[1] !== undefined) resolve(match[1])
+    })
+    void server.exited.then((code) => { reject(new Error(`server exited with ${code}:\n${server.output()}`)) })
+  })
+  return { ...server, url }
+}
+
+/** A process that is expected to fail: its exit code and output lines. */
+export async function failure (args: string[], env: Record<string, string>, options: { uid?: number, wrap?: string[] } = {}): Promise<{ code: number | null, lines: string[] }> {
+  const started = run(args, env, options)
+  // Should it start after all, stop it: the test fails on its exit code, not on a timeout.
+  started.child.stdout?.on('data', () => { if (started.output().includes('Server listening at')) started.child.kill('SIGTERM') })
+  const code = await started.exited
+  return { code, lines: started.output().split('\n').filter((line) => line !== '') }
+}
+
+/** Every entry under `root` that is not a 0700 directory or a 0600 file, as "<mode> <path>". */
+export function notPrivate (root: string): string[] {
+  const found: string[] = []
+  const visit = (path: string): void => {
+    const entry = lstatSync(path)
+    const mode = entry.mode & 0o777
+    if (mode !== (entry.isDirectory() ? 0o700 : 0o600)) found.push(`${mode.toString(8)} ${relative(root, path) || '.'}`)
+    if (entry.isDirectory()) for (const name of readdirSync(path)) visit(join(path, name))
+  }
+  visit(root)
+  return found
+}
+
+/** Makes every entry under `root` readable by others (directories 0755, files 0644), as older versions left them; returns how many. */
+export function loosen (root: string): number {
+  let count = 0
+  const visit = (path: string): void => {
+    const directory = lstatSync(path).isDirectory()
+    chmodSync(path, directory ? 0o755 : 0o644)
+    count += 1
+    if (directory) for (const name of readdirSync(path)) visit(join(path, name))
+  }
+  visit(root)
+  return count
+}
