@@ -5,6 +5,7 @@ import t from 'tap'
 import app from '../src/app.js'
 import { announceStart } from '../src/server.js'
 import { serverOptions } from '../src/server-options.js'
+import { cli } from './cli/in-process.js'
 import { buildApp, childEnv, createTestDatabase, LogCapture, testConfig } from './helper.js'
 
 /** A PostgreSQL URL nothing listens on (port 1), with a password that must never be shown. */
@@ -19,6 +20,13 @@ t.test('an unreachable PostgreSQL at start: where, why and what to check, in one
   t.match(error?.message, /^cannot use PostgreSQL at 127\.0\.0\.1:1\/orders: .*ECONNREFUSED.*; check DATABASE_URL and that the server is running/)
   t.notMatch(error?.message, /hunter2/)
   t.notMatch(error?.message, /\n/, 'one line')
+})
+
+t.test('a CLI command says the same and exits 1', async (t) => {
+  const result = await cli(['migrate', 'status'], { DATABASE_URL: UNREACHABLE })
+  t.equal(result.code, 1)
+  t.match(result.stderr, /^user-service: cannot use PostgreSQL at 127\.0\.0\.1:1\/orders: .*ECONNREFUSED.*; check DATABASE_URL.*\n$/)
+  t.notMatch(result.stderr, /hunter2/)
 })
 
 t.test('the server process prints it and exits 1', async (t) => {

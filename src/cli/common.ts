@@ -1,8 +1,9 @@
 import type { Kysely } from 'kysely'
 import { loadConfig, type Config } from '../config.js'
-import { openDatabase, type DatabaseHandle } from '../db/connect.js'
+import { databaseStartError, openDatabase, type DatabaseHandle } from '../db/connect.js'
 import { DataDirError, DataDirInUseError, dataDirNotices } from '../db/data-dir.js'
 import { migrateToLatest, pendingMigrations } from '../db/migrator.js'
+import { isInfrastructureError } from '../db/infrastructure-errors.js'
 import type { Database } from '../db/types.js'
 
 /** Where a command writes and reads; the real process streams, or test doubles. */
@@ -50,6 +51,9 @@ export async function withDatabase<T> (config: Config, io: CliIo, work: (handle:
   if (handle.dataDir !== undefined) for (const notice of dataDirNotices(handle.dataDir)) io.stderr.write(`user-service: ${notice}\n`)
   try {
     return await work(handle)
+  } catch (error) {
+    // "connect ECONNREFUSED 10.0.0.5:5432" alone does not say which setting to look at.
+    throw isInfrastructureError(error) ? new CliError(databaseStartError(error, config.database).message, EXIT_FAILURE) : error
   } finally {
     await handle.close()
   }
