@@ -1,11 +1,12 @@
 # syntax=docker/dockerfile:1
 # user-service: multi-stage build. The runtime image holds production dependencies and the
-# compiled JavaScript only, and runs as the unprivileged `node` user.
+# compiled JavaScript only, and runs as the unprivileged `node` user, on the current Node.js
+# LTS (26; the code also runs on Node.js 20.19 and later).
 #   docker build -t user-service .
 #   docker run -e DATABASE_URL=postgres://... -e MIGRATE_ON_START=true -p 3000:3000 user-service
 
 # ---- build: install everything, compile TypeScript, drop dev dependencies ----
-FROM node:20-bookworm-slim AS build
+FROM node:26-bookworm-slim AS build
 
 # Toolchain for argon2's native addon; it stays in this stage.
 RUN apt-get update \
@@ -27,19 +28,21 @@ COPY src ./src
 COPY plugins ./plugins
 COPY routes ./routes
 COPY migrations ./migrations
+COPY scripts/build.js ./scripts/
 RUN npm run build \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 # ---- runtime ----
-FROM node:20-bookworm-slim AS runtime
+FROM node:26-bookworm-slim AS runtime
 WORKDIR /app
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
 
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-# Used only with the embedded database (ALLOW_EMBEDDED_DB=true): mount a volume here.
-RUN mkdir -p /app/data && chown node:node /app/data
+# Used only with the embedded database (ALLOW_EMBEDDED_DB=true): mount a volume here. The
+# service refuses a data directory that others can write, and keeps it 0700.
+RUN install -d -m 0700 -o node -g node /app/data
 
 USER node
 EXPOSE 3000

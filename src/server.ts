@@ -1,9 +1,12 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import closeWithGrace from 'close-with-grace'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import pino from 'pino'
 import app from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
+import { describePostgresUrl } from './db/connect.js'
 import { DataDirInUseError } from './db/data-dir.js'
 import { errorMessage } from './error-message.js'
 import { serverOptions } from './server-options.js'
@@ -13,6 +16,7 @@ export async function serve (config: Config): Promise<void> {
   // Asynchronous: no request waits for its log line to be written; pino flushes what is
   // still buffered when the process exits (SIGTERM, a crash handled by close-with-grace).
   const server = Fastify(serverOptions(config, pino.destination({ dest: 1, sync: false })))
+  server.log.info({ database: config.database.kind }, `user-service is starting: ${startingWith(config)}`)
   // fp() lifts the app's decorators (readiness, db, ...) to the server, as test/helper.ts does,
   // so tests and production run the very same shape.
   await server.register(fp(app), { config })
@@ -25,6 +29,17 @@ export async function serve (config: Config): Promise<void> {
 
   await server.listen({ port: config.port, host: config.host })
   await announceStart(server, config)
+}
+
+/** What start-up waits for, so a slow first start says why. */
+function startingWith (config: Config): string {
+  const migrations = config.migrateOnStart ? ', applying pending migrations' : ''
+  const { database } = config
+  if (database.kind === 'postgres') return `connecting to PostgreSQL at ${describePostgresUrl(database.url)}${migrations}`
+  if (database.dataDir === null) return `creating an in-memory database${migrations}`
+  const fresh = !existsSync(join(database.dataDir, 'PG_VERSION'))
+  return `${fresh ? 'creating' : 'opening'} the embedded database in DATA_DIR=${database.dataDir}` +
+    `${fresh ? ' (a new one takes several seconds)' : ''}${migrations}`
 }
 
 /** Says "ready" only when /ready would: otherwise what is missing and what to do. */
