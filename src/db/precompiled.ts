@@ -1,8 +1,6 @@
-import type { Compilable, CompiledQuery, Kysely, RawBuilder, Transaction } from 'kysely'
+import type { Compilable, CompiledQuery, RawBuilder } from 'kysely'
 import { prepareStatement } from './prepared-statements.js'
-import type { Database } from './types.js'
-
-type Executor = Kysely<Database> | Transaction<Database>
+import type { Executor } from './types.js'
 
 /**
  * A query built and compiled once, for the hottest paths: building and compiling a Kysely

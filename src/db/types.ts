@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
+import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely'
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
 
@@ -62,3 +62,6 @@ export interface Database {
   sessions: SessionsTable
   refresh_tokens: RefreshTokensTable
 }
+
+/** The database itself or an open transaction: repositories work with either. */
+export type Executor = Kysely<Database> | Transaction<Database>

@@ -1,9 +1,6 @@
-import { sql, type Kysely, type Transaction } from 'kysely'
+import { sql } from 'kysely'
 import { PrecompiledQuery } from '../db/precompiled.js'
-import type { Database, NewUserRow, UserRow, UserUpdate } from '../db/types.js'
-
-/** The database itself or an open transaction: repositories work with either. */
-export type Executor = Kysely<Database> | Transaction<Database>
+import type { Executor, NewUserRow, UserRow, UserUpdate } from '../db/types.js'
 
 /** Every column of users, listed: a prepared statement must not select `*` (see db/prepared-statements.ts). */
 export const USER_COLUMNS = [
