@@ -14,6 +14,6 @@ declare module 'fastify' {
 export default fp(async (app) => {
   const sessions = new SessionsService(app.db, app.config.sessions)
   app.decorate('sessionsService', sessions)
-  app.decorate('usersService', new UsersService(app.db, app.passwords))
-  app.decorate('authService', new AuthService(app.db, app.passwords, app.tokens, sessions))
-}, { name: 'services', dependencies: ['db', 'auth'] })
+  app.decorate('usersService', new UsersService(app.db))
+  app.decorate('authService', new AuthService(app.db, app.passwords, app.tokens, sessions, app.metrics ?? undefined))
+}, { name: 'services', dependencies: ['db', 'auth', 'metrics'] })

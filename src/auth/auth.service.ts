@@ -2,26 +2,33 @@ import type { Kysely } from 'kysely'
 import type { Database, UserRow } from '../db/types.js'
 import { AppError } from '../errors.js'
 import type { TokenResponseType } from '../schemas/auth.js'
-import type { NewUser, UsersService } from '../users/users.service.js'
-import { findUserByLogin, updateUser } from '../users/users.repository.js'
+import { deleteUser, findUserByLogin, updateUser } from '../users/users.repository.js'
+import { accountGone, newUserRow, throwAccountConflict, type NewAccount } from '../users/users.service.js'
 import type { PasswordHasher } from './passwords.js'
+import { revokeSessions } from './sessions.repository.js'
 import type { ClientContext, SessionsService } from './sessions.service.js'
 import type { TokenService } from './tokens.js'
 
-/** Signing in: password checks, sessions and the tokens that go with them. */
+/** Where sign-in outcomes are reported (the metrics), if anywhere. */
+export interface LoginObserver {
+  /** `failure`: wrong credentials or a disabled account, not an outage or a bad request. */
+  login: (result: 'success' | 'failure') => void
+}
+
+/** Credentials: registration, signing in, password changes and account deletion, with the sessions that go with them. */
 export class AuthService {
   constructor (
     private readonly db: Kysely<Database>,
     private readonly passwords: PasswordHasher,
     private readonly tokens: TokenService,
-    private readonly sessions: SessionsService
+    private readonly sessions: SessionsService,
+    private readonly observer?: LoginObserver
   ) {}
 
-  /** Registers an account and starts its first session, in one statement. */
-  async register (users: UsersService, input: NewUser, context: ClientContext): Promise<{ user: UserRow, tokens: TokenResponseType }> {
-    const firstSession = this.sessions.firstSessionFor(context)
-    const user = await users.register(input, firstSession.insert)
-    const { sessionId, refreshToken } = firstSession.issued
+  /** Creates the account and its first session in one statement; hashing happens first, holding no connection. */
+  async register (input: NewAccount & { password: string }, context: ClientContext): Promise<{ user: UserRow, tokens: TokenResponseType }> {
+    const account = newUserRow(input, await this.passwords.hash(input.password))
+    const { user, sessionId, refreshToken } = await this.sessions.startForNewAccount(account, context).catch(throwAccountConflict)
     return { user, tokens: { ...await this.tokens.issueAccessToken(user, sessionId), refresh_token: refreshToken } }
   }
 
@@ -45,15 +52,37 @@ export class AuthService {
   async verifyCredentials (login: string, password: string): Promise<UserRow> {
     const user = await findUserByLogin(this.db, login)
     const { ok, needsRehash } = await this.passwords.verifyOrDummy(user?.hashed_password, password)
-    if (user === undefined || !ok) throw new AppError('invalid_credentials', 'the login or the password is not correct')
-    if (!user.is_active) throw new AppError('account_disabled', 'this account is disabled')
-    if (needsRehash) await this.upgradeHash(user, password)
+    if (user === undefined || !ok || !user.is_active) {
+      this.observer?.login('failure')
+      throw user === undefined || !ok
+        ? new AppError('invalid_credentials', 'the login or the password is not correct')
+        : new AppError('account_disabled', 'this account is disabled')
+    }
+    this.observer?.login('success')
+    // Re-hashed at today's parameters (and in NFKC); the password itself does not change.
+    if (needsRehash) await updateUser(this.db, user.id, { hashed_password: await this.passwords.hash(password) })
     return user
   }
 
-  /** Re-hashes at today's parameters; the stored password itself does not change. */
-  private async upgradeHash (user: UserRow, password: string): Promise<void> {
-    const hashed = await this.passwords.hash(password)
-    await updateUser(this.db, user.id, { hashed_password: hashed })
+  /** Changes the password and ends every other session of the user; `keepSessionId` goes on. */
+  async changePassword (user: UserRow, currentPassword: string, newPassword: string, keepSessionId?: string): Promise<void> {
+    await this.requirePassword(user, currentPassword)
+    const hashedPassword = await this.passwords.hash(newPassword)
+    await this.db.transaction().execute(async (trx) => {
+      const updated = await updateUser(trx, user.id, { hashed_password: hashedPassword, password_changed_at: new Date() })
+      if (updated === undefined) throw accountGone()
+      await revokeSessions(trx, { userId: user.id, ...(keepSessionId === undefined ? {} : { exceptSessionId: keepSessionId }) }, 'password_changed')
+    })
+  }
+
+  /** Deletes the account, its sessions with it; needs the password. */
+  async deleteAccount (user: UserRow, password: string): Promise<void> {
+    await this.requirePassword(user, password)
+    if (!await deleteUser(this.db, user.id)) throw accountGone()
+  }
+
+  private async requirePassword (user: UserRow, password: string): Promise<void> {
+    const { ok } = await this.passwords.verifyOrDummy(user.hashed_password, password)
+    if (!ok) throw new AppError('invalid_password', 'the password is not correct')
   }
 }

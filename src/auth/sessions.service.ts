@@ -4,7 +4,6 @@ import { v7 as uuidv7 } from 'uuid'
 import type { Config } from '../config.js'
 import type { Database, NewUserRow, SessionRow, UserRow } from '../db/types.js'
 import { AppError } from '../errors.js'
-import type { Executor } from '../users/users.repository.js'
 import {
   findSession, findSessionIdOfRefreshToken, insertSessionWithRefreshToken, insertUserWithSession, listLiveSessions, pruneSessions,
   revokeSessions, rotateRefreshToken, type PendingSession, type RotationOutcome
@@ -62,16 +61,11 @@ export class SessionsService {
     return { sessionId: session.id, refreshToken }
   }
 
-  /**
-   * For registration: an insert that stores the new account together with its first session
-   * (one statement, so neither exists without the other), and the tokens of that session.
-   */
-  firstSessionFor (context: ClientContext): { insert: (db: Executor, row: NewUserRow) => Promise<UserRow>, issued: IssuedRefreshToken } {
+  /** Stores a new account with its first session and that session's refresh token, in one statement. */
+  async startForNewAccount (account: NewUserRow, context: ClientContext): Promise<IssuedRefreshToken & { user: UserRow }> {
     const { session, refreshToken } = this.#prepare(context)
-    return {
-      insert: async (db, row) => insertUserWithSession(db, row, session, hashRefreshToken(refreshToken)),
-      issued: { sessionId: session.id, refreshToken }
-    }
+    const user = await insertUserWithSession(this.db, account, session, hashRefreshToken(refreshToken))
+    return { user, sessionId: session.id, refreshToken }
   }
 
   #prepare (context: ClientContext): { session: PendingSession, refreshToken: string } {

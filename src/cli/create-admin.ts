@@ -4,7 +4,7 @@ import { PasswordHasher } from '../auth/passwords.js'
 import { AppError } from '../errors.js'
 import { RegisterBody, type RegisterBodyType } from '../schemas/auth.js'
 import { inspectRequestPart } from '../schemas/request-inspection.js'
-import { UsersService } from '../users/users.service.js'
+import { newUserRow, UsersService } from '../users/users.service.js'
 import { ajvOptions } from '../server-options.js'
 import { CliError, configFor, ensureMigrated, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, usageError, withDatabase, type CliIo, type CliOptions } from './common.js'
 
@@ -51,9 +51,9 @@ export async function createAdminCommand (args: string[], io: CliIo, options: Cl
   return withDatabase(config, io, async ({ db }) => {
     await ensureMigrated(db, config, io)
 
-    const users = new UsersService(db, new PasswordHasher(config.argon2))
+    const hashedPassword = await new PasswordHasher(config.argon2).hash(input.password)
     try {
-      const user = await users.register({ ...input, roles: ['user', 'admin'] })
+      const user = await new UsersService(db).create(newUserRow({ ...input, roles: ['user', 'admin'] }, hashedPassword))
       io.stdout.write(`created admin ${user.username} (${user.id}) <${user.email}>\n`)
       return EXIT_OK
     } catch (error) {

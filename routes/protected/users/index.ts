@@ -57,7 +57,7 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 204: NoContent, ...problemResponses(400, 401, 403, 413, 415) }
     }
   }, async (request, reply) => {
-    await app.usersService.changePassword(request.currentUser, request.body.current_password, request.body.new_password, request.currentSessionId ?? undefined)
+    await app.authService.changePassword(request.currentUser, request.body.current_password, request.body.new_password, request.currentSessionId ?? undefined)
     return reply.code(204).send(null)
   })
 
@@ -71,7 +71,7 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 204: NoContent, ...problemResponses(400, 401, 403, 413, 415) }
     }
   }, async (request, reply) => {
-    await app.usersService.deleteAccount(request.currentUser, request.body.password)
+    await app.authService.deleteAccount(request.currentUser, request.body.password)
     return reply.code(204).send(null)
   })
 }

@@ -26,7 +26,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request, reply) => {
-    const { user, tokens } = await app.authService.register(app.usersService, request.body, clientContext(request))
+    const { user, tokens } = await app.authService.register(request.body, clientContext(request))
     return reply.code(201)
       .header('location', `/api/v1/users/${user.id}`)
       .header('cache-control', 'no-store')
