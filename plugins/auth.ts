@@ -1,16 +1,14 @@
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Kysely } from 'kysely'
-import { accessTokenVerifyOptions, bodyTokenVerifier, claimsRefusal } from '../src/auth/access-tokens.js'
+import { accessTokenVerifyOptions, bodyTokenVerifier, claimsRefusal, tokenUser } from '../src/auth/access-tokens.js'
 import { KeyDecryptionError } from '../src/auth/key-material.js'
 import { KeyStore } from '../src/auth/keys.js'
 import { PasswordHasher } from '../src/auth/passwords.js'
 import { TokenService, type AccessTokenClaims } from '../src/auth/tokens.js'
 import { isMissingTable } from '../src/db/errors.js'
-import type { Database, UserRow } from '../src/db/types.js'
+import type { UserRow } from '../src/db/types.js'
 import { AppError } from '../src/errors.js'
-import { findUserWithSession } from '../src/auth/sessions.repository.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -64,12 +62,11 @@ export default fp(async (app) => {
     },
     decode: { complete: true },
     // Cached verifications expire with the key refresh, so a key retired with --now stops working everywhere soon.
-    verify: { ...accessTokenVerifyOptions(jwt), cache: true, cacheTTL: app.config.keys.refreshIntervalMs },
-    decoratorName: 'accessTokenClaims'
+    verify: { ...accessTokenVerifyOptions(jwt), cache: true, cacheTTL: app.config.keys.refreshIntervalMs }
   })
 
   app.decorate('keyStore', keyStore)
-  app.decorate('passwords', new PasswordHasher(app.config.argon2))
+  app.decorate('passwords', new PasswordHasher(app.config.argon2, app.metrics ?? undefined))
   app.decorate('tokens', new TokenService(keyStore, jwt))
   app.decorateRequest('currentUser', null as unknown as UserRow)
   app.decorateRequest('currentSessionId', null)
@@ -78,25 +75,15 @@ export default fp(async (app) => {
     const claims = await verifyBearerToken(request)
     const refusal = claimsRefusal(claims, jwt)
     if (refusal !== null) throw invalidToken(refusal)
-    // claimsRefusal has checked that `sid` is a session id.
-    const sessionId = claims.sid as string
-    request.currentUser = await readTokenUser(app.db, claims.sub, sessionId)
-    request.currentSessionId = sessionId
+    const found = await tokenUser(app.db, claims)
+    if ('refusal' in found) throw invalidToken(found.refusal)
+    request.currentUser = found.user
+    request.currentSessionId = claims.sid ?? null
   })
 
   // Warm the dummy hash now so the first unknown-user login is not the slow one.
   await app.passwords.dummyHash()
-}, { name: 'auth', dependencies: ['config', 'db'] })
-
-/** The one database read of a protected request: the token's user, active, in a live session. */
-async function readTokenUser (db: Kysely<Database>, userId: string, sessionId: string): Promise<UserRow> {
-  const user = await findUserWithSession(db, userId, sessionId)
-  if (user === undefined) throw invalidToken('the account of this token no longer exists')
-  if (!user.is_active) throw invalidToken('the account of this token is disabled')
-  const { session_live: live, ...row } = user
-  if (!live) throw invalidToken('the session of this token has ended')
-  return row
-}
+}, { name: 'auth', dependencies: ['config', 'db', 'metrics'] })
 
 async function verifyBearerToken (request: FastifyRequest): Promise<AccessTokenClaims> {
   try {

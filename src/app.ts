@@ -40,9 +40,9 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(loadSheddingPlugin)
   await fastify.register(breakerPlugin)
   await fastify.register(dbPlugin, { database: options.database })
+  await fastify.register(metricsPlugin)
   await fastify.register(authPlugin)
   await fastify.register(servicesPlugin)
-  await fastify.register(metricsPlugin)
   await fastify.register(sessionsPrunePlugin)
   await fastify.register(swaggerPlugin)
 

@@ -1,6 +1,8 @@
 import type { EventEmitter } from 'node:events'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type pg from 'pg'
+import type { LoginObserver } from './auth/auth.service.js'
+import type { PasswordWorkObserver } from './auth/passwords.js'
 import type { DatabaseBreaker } from './db/breaker.js'
 
 /** What each breaker state reads as in `db_breaker_state`. */
@@ -13,7 +15,7 @@ const BREAKER_EVENTS = ['success', 'failure', 'reject', 'timeout', 'open', 'half
  * The service's Prometheus metrics, in a registry of their own (one per app instance, so
  * several apps in one process — the tests — do not collide in prom-client's global registry).
  */
-export class ServiceMetrics {
+export class ServiceMetrics implements PasswordWorkObserver, LoginObserver {
   readonly registry = new Registry()
   readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>
   readonly logins: Counter<'result'>
@@ -80,13 +82,11 @@ export class ServiceMetrics {
     })
   }
 
-  /** Times `work` into the password hashing histogram. */
-  async timeHashing<T> (operation: 'hash' | 'verify', work: () => Promise<T>): Promise<T> {
-    const end = this.passwordHashing.startTimer({ operation })
-    try {
-      return await work()
-    } finally {
-      end()
-    }
+  passwordWork (operation: 'hash' | 'verify', seconds: number): void {
+    this.passwordHashing.observe({ operation }, seconds)
+  }
+
+  login (result: 'success' | 'failure'): void {
+    this.logins.inc({ result })
   }
 }

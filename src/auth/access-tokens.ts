@@ -1,7 +1,9 @@
 import { createVerifier } from 'fast-jwt'
 import type { Config } from '../config.js'
 import { isMissingTable } from '../db/errors.js'
+import type { Executor, UserRow } from '../db/types.js'
 import type { KeyStore } from './keys.js'
+import { findUserWithSession } from './sessions.repository.js'
 import type { AccessTokenClaims } from './tokens.js'
 
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -61,4 +63,17 @@ export function bodyTokenVerifier (keys: KeyStore, jwt: Config['jwt']): (token: 
     }
     return claimsRefusal(claims, jwt) === null ? claims : undefined
   }
+}
+
+/**
+ * The one database read of an authenticated request: the user of a verified token, if the
+ * account still exists and is active and the token's session is live; else why not.
+ */
+export async function tokenUser (db: Executor, claims: AccessTokenClaims): Promise<{ user: UserRow } | { refusal: string }> {
+  // claimsRefusal has checked that `sid` is a session id.
+  const row = await findUserWithSession(db, claims.sub, claims.sid as string)
+  if (row === undefined) return { refusal: 'the account of this token no longer exists' }
+  if (!row.is_active) return { refusal: 'the account of this token is disabled' }
+  const { session_live: live, ...user } = row
+  return live ? { user } : { refusal: 'the session of this token has ended' }
 }

@@ -1,9 +1,8 @@
 import type { Kysely } from 'kysely'
 import type { Config } from '../config.js'
 import type { Database } from '../db/types.js'
-import { bodyTokenVerifier } from './access-tokens.js'
+import { bodyTokenVerifier, tokenUser } from './access-tokens.js'
 import type { KeyStore } from './keys.js'
-import { findUserWithSession } from './sessions.repository.js'
 import type { AccessTokenClaims } from './tokens.js'
 
 /** Roles allowed to call the introspection endpoint. */
@@ -42,8 +41,9 @@ export class Introspector {
   async introspect (token: string): Promise<IntrospectionResult> {
     const claims = await this.#verify(token)
     if (claims === undefined) return { active: false }
-    const user = await findUserWithSession(this.db, claims.sub, claims.sid as string)
-    if (user === undefined || !user.is_active || !user.session_live) return { active: false }
+    const found = await tokenUser(this.db, claims)
+    if ('refusal' in found) return { active: false }
+    const { user } = found
     return {
       active: true,
       sub: claims.sub,

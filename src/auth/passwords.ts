@@ -45,6 +45,11 @@ class ConcurrencyLimit {
 /** One argon2 computation per core, process-wide (see docs/performance.md). */
 const hashingSlots = new ConcurrencyLimit(Math.max(1, availableParallelism()))
 
+/** Where password work is reported (the metrics), if anywhere: seconds of each hash or verification. */
+export interface PasswordWorkObserver {
+  passwordWork: (operation: 'hash' | 'verify', seconds: number) => void
+}
+
 /**
  * argon2id hashing. Hashing runs on libuv's thread pool, so the event loop stays free.
  * `verifyOrDummy` makes an unknown account cost the same as a wrong password.
@@ -53,7 +58,7 @@ export class PasswordHasher {
   readonly #options: argon2.HashOptions
   #dummyHash: Promise<string> | undefined
 
-  constructor (parameters: Argon2Parameters) {
+  constructor (parameters: Argon2Parameters, private readonly observer?: PasswordWorkObserver) {
     this.#options = {
       type: argon2.argon2id,
       memoryCost: parameters.memoryKib,
@@ -63,7 +68,7 @@ export class PasswordHasher {
   }
 
   async hash (password: string): Promise<string> {
-    return hashingSlots.run(async () => argon2.hash(password.normalize('NFKC'), this.#options))
+    return this.#observed('hash', async () => hashingSlots.run(async () => argon2.hash(password.normalize('NFKC'), this.#options)))
   }
 
   /**
@@ -73,6 +78,10 @@ export class PasswordHasher {
    * passwords were normalised are tried with the password as typed too, and re-hashed.
    */
   async verifyOrDummy (storedHash: string | null | undefined, password: string): Promise<VerifyResult> {
+    return this.#observed('verify', async () => this.#verifyOrDummy(storedHash, password))
+  }
+
+  async #verifyOrDummy (storedHash: string | null | undefined, password: string): Promise<VerifyResult> {
     const normalized = password.normalize('NFKC')
     const candidates = normalized === password ? [normalized] : [normalized, password]
     // An unknown account costs as many verifications as a wrong password would.
@@ -99,6 +108,17 @@ export class PasswordHasher {
   dummyHash (): Promise<string> {
     this.#dummyHash ??= this.hash(randomBytes(32).toString('base64url'))
     return this.#dummyHash
+  }
+
+  /** Times `work`, the wait for a hashing slot included, for the observer. */
+  async #observed<T> (operation: 'hash' | 'verify', work: () => Promise<T>): Promise<T> {
+    if (this.observer === undefined) return work()
+    const started = process.hrtime.bigint()
+    try {
+      return await work()
+    } finally {
+      this.observer.passwordWork(operation, Number(process.hrtime.bigint() - started) / 1e9)
+    }
   }
 
   async #verifyQuietly (storedHash: string, password: string): Promise<boolean> {
