@@ -1,5 +1,5 @@
 import t from 'tap'
-import { toAppError } from '../../plugins/errors.js'
+import { toAppError } from '../../src/error-responses.js'
 import { DatabaseUnavailableError } from '../../src/db/breaker.js'
 
 t.test('a lost database connection that escaped the breaker is a 503 with Retry-After, not a 500', async (t) => {

@@ -1,18 +1,7 @@
 import fastifyFormbody from '@fastify/formbody'
 import type { FastifyError, FastifyInstance } from 'fastify'
-import { logError, toAppError } from '../../../plugins/errors.js'
+import { logError, toAppError, toOAuthError } from '../../../src/error-responses.js'
 import { OAuthError, type AppError } from '../../../src/errors.js'
-
-/** Catalogue errors in RFC 6749 §5.2 terms; `special` handles the endpoint's own codes first. */
-export function toOAuthError (error: AppError, special: (error: AppError) => OAuthError | undefined = () => undefined): OAuthError {
-  const own = special(error)
-  if (own !== undefined) return own
-  switch (error.code) {
-    case 'service_unavailable': return new OAuthError('temporarily_unavailable', error.message, 503, error.headers)
-    case 'internal_error': return new OAuthError('server_error', error.message, 500)
-    default: return new OAuthError('invalid_request', error.message, error.status, error.headers)
-  }
-}
 
 /**
  * What every OAuth endpoint plugin shares: form bodies (the rest of the API takes JSON only),
