@@ -103,10 +103,6 @@ export class KeyEncryption {
     this.#key = secret === null ? null : scryptSync(secret, KDF_SALT, 32)
   }
 
-  get enabled (): boolean {
-    return this.#key !== null
-  }
-
   /** Encrypts when a key is configured; otherwise returns the PEM unchanged. */
   seal (kid: string, privateKeyPem: string): string {
     if (this.#key === null) return privateKeyPem

@@ -6,8 +6,6 @@ import { KeyEncryption, publishedJwk, type AsymmetricAlgorithm, type PublishedJw
 import { ensureActiveKey } from './key-rotation.js'
 import { findVerifyingKeys } from './signing-keys.repository.js'
 
-export { jwkThumbprint } from './key-material.js'
-
 export interface SigningKey {
   /** Key id (RFC 7638 thumbprint) for asymmetric keys; none for a shared secret. */
   kid: string | undefined
@@ -66,10 +64,6 @@ export class KeyStore {
       return new KeyStore(null, 'HS256', options, { kid: undefined, algorithm: 'HS256', privateKey: requireSecret(jwt.secretKey) })
     }
     return new KeyStore(db, jwt.algorithm, options)
-  }
-
-  get encryption (): KeyEncryption {
-    return this.#encryption
   }
 
   /** The key new tokens are signed with (made and stored on first use). */

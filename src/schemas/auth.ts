@@ -20,7 +20,6 @@ export const LoginBody = Type.Object({
   login: Type.String({ minLength: 1, maxLength: 320, description: 'Email or username, any case' }),
   password: Type.String({ minLength: 1, maxLength: 1024 })
 }, { additionalProperties: false })
-export type LoginBodyType = Static<typeof LoginBody>
 
 const tokenFields = {
   access_token: Type.String({ description: 'JWT access token (RFC 9068, typ at+jwt)' }),
@@ -54,7 +53,6 @@ export const TokenRequestBody = Type.Object({
   client_secret: Type.Optional(Type.String({ maxLength: 256 })),
   refresh_token: Type.Optional(Type.String({ maxLength: 512, description: 'With grant_type=refresh_token' }))
 })
-export type TokenRequestBodyType = Static<typeof TokenRequestBody>
 
 /** RFC 7009 revocation request; unrecognised parameters are ignored as on the token endpoint. */
 export const RevokeRequestBody = Type.Object({

@@ -18,15 +18,12 @@ export const UserUpdateBody = Type.Object({
   email: Type.Optional(Email),
   username: Type.Optional(Username)
 }, { additionalProperties: false, minProperties: 1 })
-export type UserUpdateBodyType = Static<typeof UserUpdateBody>
 
 export const PasswordChangeBody = Type.Object({
   current_password: Type.String({ minLength: 1, maxLength: 1024 }),
   new_password: Password
 }, { additionalProperties: false })
-export type PasswordChangeBodyType = Static<typeof PasswordChangeBody>
 
 export const AccountDeleteBody = Type.Object({
   password: Type.String({ minLength: 1, maxLength: 1024 })
 }, { additionalProperties: false })
-export type AccountDeleteBodyType = Static<typeof AccountDeleteBody>
