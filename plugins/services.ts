@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { AuthService } from '../src/auth/auth.service.js'
-import { SessionsService } from '../src/auth/sessions.service.js'
+import { SessionsService } from '../src/auth/sessions/sessions.service.js'
 import { UsersService } from '../src/users/users.service.js'
 
 declare module 'fastify' {

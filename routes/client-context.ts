@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import type { ClientContext } from '../src/auth/sessions.service.js'
+import type { ClientContext } from '../src/auth/sessions/sessions.service.js'
 
 const MAX_USER_AGENT = 512
 

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyRequest } from 'fastify'
-import { KeyDecryptionError } from './auth/key-material.js'
+import { KeyDecryptionError } from './auth/keys/key-material.js'
 import { DatabaseUnavailableError } from './db/breaker.js'
 import { isMissingTable } from './db/errors.js'
 import { isInfrastructureError } from './db/infrastructure-errors.js'

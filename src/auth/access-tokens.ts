@@ -2,8 +2,8 @@ import { createVerifier } from 'fast-jwt'
 import type { Config } from '../config.js'
 import { isMissingTable } from '../db/errors.js'
 import type { Executor, UserRow } from '../db/types.js'
-import type { KeyStore } from './keys.js'
-import { findUserWithSession } from './sessions.repository.js'
+import type { KeyStore } from './keys/key-store.js'
+import { findUserWithSession } from './sessions/sessions.repository.js'
 import type { AccessTokenClaims } from './tokens.js'
 
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i

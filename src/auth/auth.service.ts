@@ -5,8 +5,8 @@ import type { TokenResponseType } from '../schemas/auth.js'
 import { deleteUser, findUserByLogin, updateUser } from '../users/users.repository.js'
 import { accountGone, newUserRow, throwAccountConflict, type NewAccount } from '../users/users.service.js'
 import type { PasswordHasher } from './passwords.js'
-import { revokeSessions } from './sessions.repository.js'
-import type { ClientContext, SessionsService } from './sessions.service.js'
+import { revokeSessions } from './sessions/sessions.repository.js'
+import type { ClientContext, SessionsService } from './sessions/sessions.service.js'
 import type { TokenService } from './tokens.js'
 
 /** Where sign-in outcomes are reported (the metrics), if anywhere. */

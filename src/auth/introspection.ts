@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely'
 import type { Config } from '../config.js'
 import type { Database } from '../db/types.js'
 import { bodyTokenVerifier, tokenUser } from './access-tokens.js'
-import type { KeyStore } from './keys.js'
+import type { KeyStore } from './keys/key-store.js'
 import type { AccessTokenClaims } from './tokens.js'
 
 /** Roles allowed to call the introspection endpoint. */

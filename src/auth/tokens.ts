@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { createSigner } from 'fast-jwt'
 import type { Config } from '../config.js'
 import type { TokenResponseType } from '../schemas/auth.js'
-import type { KeyStore, SigningKey } from './keys.js'
+import type { KeyStore, SigningKey } from './keys/key-store.js'
 
 /** Every client of the token endpoint is public (no client authentication, RFC 6749 §2.1). */
 export const PUBLIC_CLIENT_ID = 'public'

@@ -1,4 +1,4 @@
-import { SessionsService } from '../auth/sessions.service.js'
+import { SessionsService } from '../auth/sessions/sessions.service.js'
 import { pendingMigrations } from '../db/migrator.js'
 import { CliError, configFor, EXIT_OK, EXIT_PENDING_MIGRATIONS, plural, usageError, withDatabase, type CliIo, type CliOptions } from './common.js'
 

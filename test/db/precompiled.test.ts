@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { findUserWithSession } from '../../src/auth/sessions.repository.js'
+import { findUserWithSession } from '../../src/auth/sessions/sessions.repository.js'
 import { openPostgres } from '../../src/db/connect.js'
 import { PrecompiledQuery } from '../../src/db/precompiled.js'
 import { decodeJwt } from '../auth/jwt-forge.js'

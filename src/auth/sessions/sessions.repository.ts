@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
-import { PrecompiledQuery } from '../db/precompiled.js'
-import type { Executor, NewUserRow, SessionRow, UserRow } from '../db/types.js'
-import { USER_COLUMNS } from '../users/users.repository.js'
+import { PrecompiledQuery } from '../../db/precompiled.js'
+import type { Executor, NewUserRow, SessionRow, UserRow } from '../../db/types.js'
+import { USER_COLUMNS } from '../../users/users.repository.js'
 
 export interface NewSession {
   id: string

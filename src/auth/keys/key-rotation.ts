@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import type { Database, SigningKeyRow } from '../db/types.js'
+import type { Database, SigningKeyRow } from '../../db/types.js'
 import { generateSigningKeyPair, type AsymmetricAlgorithm, type KeyEncryption } from './key-material.js'
 import { expireKeyNow, findActiveKey, findKey, insertSigningKey, lockSigningKeys, retireKeys } from './signing-keys.repository.js'
 

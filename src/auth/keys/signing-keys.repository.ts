@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { Executor, NewSigningKeyRow, SigningKeyRow } from '../db/types.js'
+import type { Executor, NewSigningKeyRow, SigningKeyRow } from '../../db/types.js'
 
 /**
  * Keys of `algorithm` that verify tokens (and are published in the JWKS): the active ones and

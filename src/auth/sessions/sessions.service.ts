@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { v7 as uuidv7 } from 'uuid'
-import type { Config } from '../config.js'
-import type { Database, NewUserRow, SessionRow, UserRow } from '../db/types.js'
-import { AppError } from '../errors.js'
+import type { Config } from '../../config.js'
+import type { Database, NewUserRow, SessionRow, UserRow } from '../../db/types.js'
+import { AppError } from '../../errors.js'
 import {
   findSession, findSessionIdOfRefreshToken, insertSessionWithRefreshToken, insertUserWithSession, listLiveSessions, pruneSessions,
   revokeSessions, rotateRefreshToken, type PendingSession, type RotationOutcome
