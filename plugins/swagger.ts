@@ -2,12 +2,11 @@ import { createHash } from 'node:crypto'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
+import { paths } from '../src/paths.js'
 import { OAuthErrorBody, TokenResponse, AuthResponse } from '../src/schemas/auth.js'
 import { Problem } from '../src/schemas/common.js'
 import { SessionRead } from '../src/schemas/sessions.js'
 import { UserRead } from '../src/schemas/users.js'
-
-const TOKEN_PATH = '/api/v1/auth/token'
 
 /**
  * Swagger UI's bundled SVG logo carries an inline <style>; allow exactly that one (by hash)
@@ -42,7 +41,7 @@ export default fp(async (app) => {
           OAuth2PasswordBearer: {
             type: 'oauth2',
             description: 'OAuth2 password grant (RFC 6749 §4.3); public client, leave client_id and client_secret empty',
-            flows: { password: { tokenUrl: TOKEN_PATH, scopes: {} } }
+            flows: { password: { tokenUrl: paths.token, scopes: {} } }
           },
           bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }
         }

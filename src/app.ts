@@ -20,14 +20,13 @@ import healthRoutes from '../routes/public/health/index.js'
 import wellKnownRoutes from '../routes/public/well-known/index.js'
 import type { Config } from './config.js'
 import type { DatabaseHandle } from './db/connect.js'
+import { API_PREFIX, paths } from './paths.js'
 
 export interface AppOptions {
   config: Config
   /** An open database to use instead of opening one from the configuration (tests). */
   database?: DatabaseHandle
 }
-
-export const API_PREFIX = '/api/v1'
 
 /** The whole service as a plugin: plugins first, then routes. */
 const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
@@ -52,7 +51,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
 
   await fastify.register(healthRoutes)
   await fastify.register(wellKnownRoutes)
-  await fastify.register(authRoutes, { prefix: `${API_PREFIX}/auth` })
+  await fastify.register(authRoutes, { prefix: paths.auth })
   await fastify.register(protectedRoutes, { prefix: API_PREFIX })
 }
 

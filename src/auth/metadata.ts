@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { paths } from '../paths.js'
 
 /**
  * The OAuth grant types the token endpoint accepts, as advertised in the RFC 8414 metadata.
@@ -46,12 +47,12 @@ export interface MetadataInput {
 export function authorizationServerMetadata ({ issuer, publicUrl, has }: MetadataInput): AuthorizationServerMetadataType {
   return {
     issuer,
-    token_endpoint: `${publicUrl}/api/v1/auth/token`,
-    jwks_uri: `${publicUrl}/.well-known/jwks.json`,
+    token_endpoint: `${publicUrl}${paths.token}`,
+    jwks_uri: `${publicUrl}${paths.jwks}`,
     ...(has.revocation
-      ? { revocation_endpoint: `${publicUrl}/api/v1/auth/revoke`, revocation_endpoint_auth_methods_supported: ['none'] }
+      ? { revocation_endpoint: `${publicUrl}${paths.revoke}`, revocation_endpoint_auth_methods_supported: ['none'] }
       : {}),
-    ...(has.introspection ? { introspection_endpoint: `${publicUrl}/api/v1/auth/introspect` } : {}),
+    ...(has.introspection ? { introspection_endpoint: `${publicUrl}${paths.introspect}` } : {}),
     grant_types_supported: [...grantTypesSupported],
     // RFC 8414 §2 requires the member; with no authorization endpoint no response_type is supported.
     response_types_supported: [],

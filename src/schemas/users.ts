@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import type { UserRow } from '../db/types.js'
 import { Email, FullName, Password, Username, Uuid } from './common.js'
 
 export const UserRead = Type.Object({
@@ -27,3 +28,17 @@ export const PasswordChangeBody = Type.Object({
 export const AccountDeleteBody = Type.Object({
   password: Type.String({ minLength: 1, maxLength: 1024 })
 }, { additionalProperties: false })
+
+/** The public view of a user: everything but the password hash. */
+export function toUserRead (user: UserRow): UserReadType {
+  return {
+    id: user.id,
+    email: user.email,
+    username: user.username,
+    full_name: user.full_name,
+    is_active: user.is_active,
+    roles: user.roles,
+    created_at: user.created_at.toISOString(),
+    updated_at: user.updated_at.toISOString()
+  }
+}

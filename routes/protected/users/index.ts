@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { bearerSecurity, problemResponses, Uuid } from '../../../src/schemas/common.js'
-import { AccountDeleteBody, PasswordChangeBody, UserRead, UserUpdateBody } from '../../../src/schemas/users.js'
-import { toUserRead } from '../../../src/users/user-read.js'
+import { AccountDeleteBody, PasswordChangeBody, toUserRead, UserRead, UserUpdateBody } from '../../../src/schemas/users.js'
 
 const NoContent = Type.Null({ description: 'No content' })
 

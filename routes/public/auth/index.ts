@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { AuthResponse, LoginBody, RefreshBody, RegisterBody, TokenResponse } from '../../../src/schemas/auth.js'
+import { paths } from '../../../src/paths.js'
 import { problemResponses } from '../../../src/schemas/common.js'
-import { toUserRead } from '../../../src/users/user-read.js'
+import { toUserRead } from '../../../src/schemas/users.js'
 import { clientContext } from '../../client-context.js'
 import introspectRoute from './introspect.js'
 import tokenRoute from './token.js'
@@ -28,7 +29,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const { user, tokens } = await app.authService.register(request.body, clientContext(request))
     return reply.code(201)
-      .header('location', `/api/v1/users/${user.id}`)
+      .header('location', paths.user(user.id))
       .header('cache-control', 'no-store')
       .send({ user: toUserRead(user), ...tokens })
   })

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AuthorizationServerMetadata, JwkSet, authorizationServerMetadata } from '../../../src/auth/metadata.js'
+import { paths } from '../../../src/paths.js'
 import { problemResponses } from '../../../src/schemas/common.js'
 
 /** Verifiers cache the key set this long; a rotated-in key is also fetched on an unknown kid. */
@@ -8,7 +9,7 @@ const METADATA_MAX_AGE_SECONDS = 3600
 
 /** Public keys (RFC 7517) and authorization server metadata (RFC 8414) for services that verify tokens offline. */
 const wellKnownRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  app.get('/.well-known/jwks.json', {
+  app.get(paths.jwks, {
     schema: {
       tags: ['discovery'],
       operationId: 'getJwks',
@@ -23,7 +24,7 @@ const wellKnownRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return { keys }
   })
 
-  app.get('/.well-known/oauth-authorization-server', {
+  app.get(paths.authorizationServerMetadata, {
     schema: {
       tags: ['discovery'],
       operationId: 'getAuthorizationServerMetadata',
@@ -36,8 +37,8 @@ const wellKnownRoutes: FastifyPluginAsyncTypebox = async (app) => {
       issuer: app.config.jwt.issuer,
       publicUrl: app.config.publicUrl,
       has: {
-        revocation: app.hasRoute({ method: 'POST', url: '/api/v1/auth/revoke' }),
-        introspection: app.hasRoute({ method: 'POST', url: '/api/v1/auth/introspect' })
+        revocation: app.hasRoute({ method: 'POST', url: paths.revoke }),
+        introspection: app.hasRoute({ method: 'POST', url: paths.introspect })
       }
     })
   })
