@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
-import sessionRoutes from './auth/index.js'
+import sessionRoutes from './auth/sessions.js'
 import usersRoutes from './users/index.js'
 
 /**

@@ -5,7 +5,7 @@ import { AccountDeleteBody, PasswordChangeBody, toUserRead, UserRead, UserUpdate
 
 const NoContent = Type.Null({ description: 'No content' })
 
-const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
+const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/me', {
     schema: {
       tags: ['users'],
@@ -75,4 +75,4 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 }
 
-export default meRoutes
+export default usersRoutes
