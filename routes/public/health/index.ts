@@ -1,4 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Problem } from '../../../src/schemas/common.js'
 
 const ReadinessBody = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
@@ -26,7 +27,14 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['health'],
       operationId: 'getReadiness',
       summary: 'Readiness: database reachable and migrations applied',
-      response: { 200: ReadinessBody, 503: ReadinessBody }
+      response: {
+        200: ReadinessBody,
+        // Fastify serializes by media type: the report, or the problem of a request shed under load.
+        503: Type.Unsafe({
+          description: 'Not ready, or the service sheds load',
+          content: { 'application/json': { schema: ReadinessBody }, 'application/problem+json': { schema: Type.Ref(Problem) } }
+        })
+      }
     }
   }, async (_request, reply) => {
     const { ready, ...details } = await app.readiness.check()
