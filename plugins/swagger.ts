@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
+import packageJson from '../package.json' with { type: 'json' }
 import { paths } from '../src/paths.js'
 import { OAuthErrorBody, TokenResponse, AuthResponse } from '../src/schemas/auth.js'
 import { Problem } from '../src/schemas/common.js'
+import { shareHeaders } from '../src/schemas/headers.js'
 import { SessionRead } from '../src/schemas/sessions.js'
 import { UserRead } from '../src/schemas/users.js'
 
@@ -24,7 +26,8 @@ export default fp(async (app) => {
       openapi: '3.1.0',
       info: {
         title: 'user-service',
-        version: '1.0.0',
+        version: packageJson.version,
+        license: { name: packageJson.license, identifier: packageJson.license },
         description: 'Registration, OAuth2 password login, JWT access tokens and profiles. ' +
           'Click **Authorize**, enter your username (or email) and password under OAuth2PasswordBearer, then try the protected endpoints.'
       },
@@ -46,6 +49,11 @@ export default fp(async (app) => {
           bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }
         }
       }
+    },
+    transformObject: (document) => {
+      if (!('openapiObject' in document)) return document.swaggerObject
+      shareHeaders(document.openapiObject)
+      return document.openapiObject
     },
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}`

@@ -1,4 +1,4 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { Type, type Static } from '@sinclair/typebox'
 import { Email, FullName, Password, Username } from './common.js'
 import { UserRead } from './users.js'
 
@@ -10,7 +10,7 @@ export const RegisterBody = Type.Object({
 }, { additionalProperties: false })
 export type RegisterBodyType = Static<typeof RegisterBody>
 
-export const RefreshToken = Type.String({ minLength: 1, maxLength: 512, description: 'An opaque refresh token' })
+export const RefreshToken = Type.String({ minLength: 1, maxLength: 512, description: 'An opaque refresh token', examples: ['33kpbqBP47ZDpjnda_7LWSUNyeJ2pkll7D1k-eviUFo'] })
 
 export const RefreshBody = Type.Object({
   refresh_token: RefreshToken
@@ -22,10 +22,16 @@ export const LoginBody = Type.Object({
 }, { additionalProperties: false })
 
 const tokenFields = {
-  access_token: Type.String({ description: 'JWT access token (RFC 9068, typ at+jwt)' }),
+  access_token: Type.String({
+    description: 'JWT access token (RFC 9068, typ at+jwt)',
+    examples: ['eyJhbGciOiJSUzI1NiIsInR5cCI6ImF0K2p3dCIsImtpZCI6InpvVWN3M2ttIn0.eyJzdWIiOiIwMTkzYThmMCJ9.c2lnbmF0dXJl']
+  }),
   token_type: Type.Literal('bearer'),
-  expires_in: Type.Integer({ description: 'Lifetime of the access token in seconds' }),
-  refresh_token: Type.Optional(Type.String())
+  expires_in: Type.Integer({ description: 'Lifetime of the access token in seconds (JWT_EXPIRE_MINUTES)', examples: [900] }),
+  refresh_token: Type.Optional(Type.String({
+    description: 'Opaque; works once: the answer to a refresh carries its successor',
+    examples: ['33kpbqBP47ZDpjnda_7LWSUNyeJ2pkll7D1k-eviUFo']
+  }))
 }
 
 export const TokenResponse = Type.Object({
@@ -64,12 +70,5 @@ export const RevokeRequestBody = Type.Object({
 
 export const OAuthErrorBody = Type.Object({
   error: Type.String({ examples: ['invalid_grant'] }),
-  error_description: Type.Optional(Type.String())
+  error_description: Type.Optional(Type.String({ examples: ['the username or the password is not correct'] }))
 }, { $id: 'OAuthError', title: 'OAuthError', description: 'RFC 6749 §5.2 error response' })
-
-/** Response schemas of the OAuth endpoints' error statuses (their counterpart of problemResponses). */
-export function oauthErrorResponses<S extends number> (...statuses: S[]): Record<S, TSchema> {
-  const responses = {} as Record<S, TSchema>
-  for (const status of statuses) responses[status] = Type.Ref(OAuthErrorBody)
-  return responses
-}

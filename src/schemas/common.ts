@@ -1,4 +1,4 @@
-import { Type, type TSchema } from '@sinclair/typebox'
+import { Type } from '@sinclair/typebox'
 
 export const Uuid = Type.String({ format: 'uuid', description: 'A UUID', examples: ['0193a8f0-6b7c-7a3e-9a51-0f1d2e3c4b5a'] })
 
@@ -47,29 +47,6 @@ export const Problem = Type.Object({
   request_id: Type.String(),
   errors: Type.Optional(Type.Array(FieldError))
 }, { $id: 'Problem', title: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' })
-
-const problemDescriptions: Record<number, string> = {
-  400: 'Bad request: malformed JSON or a field that fails validation',
-  401: 'No valid bearer token (see WWW-Authenticate), or wrong credentials',
-  403: 'Refused: wrong password, or the account is disabled',
-  404: 'Not found',
-  409: 'Conflict: the email or username is taken',
-  413: 'The body is larger than BODY_LIMIT_BYTES',
-  415: 'The body is not application/json',
-  503: 'The database is unavailable or not ready'
-}
-
-/** Response schemas for the given error statuses, all served as application/problem+json. */
-export function problemResponses<S extends number> (...statuses: S[]): Record<S, TSchema> {
-  const responses = {} as Record<S, TSchema>
-  for (const status of statuses) {
-    responses[status] = Type.Unsafe({
-      description: problemDescriptions[status] ?? 'Error',
-      content: { 'application/problem+json': { schema: Type.Ref(Problem) } }
-    })
-  }
-  return responses
-}
 
 /** OpenAPI security requirement of protected operations: either scheme will do. */
 export const bearerSecurity: Array<Record<string, string[]>> = [{ OAuth2PasswordBearer: [] }, { bearerAuth: [] }]

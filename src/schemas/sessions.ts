@@ -5,11 +5,11 @@ import { Uuid } from './common.js'
 export const SessionRead = Type.Object({
   id: Uuid,
   current: Type.Boolean({ description: 'The session of the access token making this request' }),
-  created_at: Type.String({ format: 'date-time' }),
-  last_used_at: Type.String({ format: 'date-time' }),
-  expires_at: Type.String({ format: 'date-time' }),
-  user_agent: Type.Union([Type.String(), Type.Null()]),
-  ip: Type.Union([Type.String(), Type.Null()])
+  created_at: Type.String({ format: 'date-time', examples: ['2026-11-22T09:41:07.123Z'] }),
+  last_used_at: Type.String({ format: 'date-time', examples: ['2026-11-23T17:02:51.408Z'] }),
+  expires_at: Type.String({ format: 'date-time', examples: ['2026-12-22T09:41:07.123Z'] }),
+  user_agent: Type.Union([Type.String(), Type.Null()], { examples: ['Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0'] }),
+  ip: Type.Union([Type.String(), Type.Null()], { examples: ['203.0.113.7'] })
 }, { $id: 'SessionRead', title: 'SessionRead', additionalProperties: false })
 export type SessionReadType = Static<typeof SessionRead>
 

@@ -6,11 +6,11 @@ export const UserRead = Type.Object({
   id: Uuid,
   email: Type.String({ examples: ['alice@example.com'] }),
   username: Type.String({ examples: ['Alice'] }),
-  full_name: Type.Union([Type.String(), Type.Null()]),
+  full_name: Type.Union([Type.String(), Type.Null()], { examples: ['Alice Liddell'] }),
   is_active: Type.Boolean(),
   roles: Type.Array(Type.String(), { examples: [['user']] }),
-  created_at: Type.String({ format: 'date-time' }),
-  updated_at: Type.String({ format: 'date-time' })
+  created_at: Type.String({ format: 'date-time', examples: ['2026-11-22T09:41:07.123Z'] }),
+  updated_at: Type.String({ format: 'date-time', examples: ['2026-11-23T17:02:51.408Z'] })
 }, { $id: 'UserRead', title: 'UserRead', additionalProperties: false })
 export type UserReadType = Static<typeof UserRead>
 

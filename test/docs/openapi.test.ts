@@ -1,29 +1,8 @@
+import { readFile } from 'node:fs/promises'
 import SwaggerParser from '@apidevtools/swagger-parser'
 import t from 'tap'
 import { buildApp } from '../helper.js'
-
-interface Operation {
-  operationId?: string
-  summary?: string
-  tags?: string[]
-  security?: Array<Record<string, string[]>>
-  requestBody?: { content?: Record<string, unknown> }
-  responses?: Record<string, unknown>
-}
-
-interface OpenApiDocument {
-  openapi: string
-  servers?: Array<{ url: string }>
-  paths: Record<string, Record<string, Operation>>
-  components?: { securitySchemes?: Record<string, Record<string, unknown>> }
-}
-
-const METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'])
-
-function operationsOf (doc: OpenApiDocument): Array<{ method: string, path: string, operation: Operation }> {
-  return Object.entries(doc.paths).flatMap(([path, item]) =>
-    Object.entries(item).filter(([method]) => METHODS.has(method)).map(([method, operation]) => ({ method, path, operation })))
-}
+import { operationsOf, type OpenApiDocument, type Response } from './openapi-document.js'
 
 t.test('GET /openapi.json is a valid OpenAPI 3.1 document', async (t) => {
   const { app } = await buildApp(t)
@@ -73,7 +52,49 @@ t.test('GET /openapi.json is a valid OpenAPI 3.1 document', async (t) => {
       t.ok(operation.responses?.['401'], `${method.toUpperCase()} ${path} documents 401`)
     }
     for (const { method, path, operation } of operationsOf(doc).filter(({ path }) => isPublic(path))) {
-      t.same(operation.security ?? [], [], `${method.toUpperCase()} ${path} needs no token`)
+      t.same(operation.security, [], `${method.toUpperCase()} ${path} says it needs no token (security: [])`)
+    }
+  })
+
+  t.test('every operation declares the statuses and headers every route can answer', async (t) => {
+    const version = (JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+    t.equal(doc.info.version, version, 'the document\'s version is the package\'s')
+    for (const { method, path, operation } of operationsOf(doc)) {
+      const name = `${method.toUpperCase()} ${path}`
+      const responses = operation.responses ?? {}
+      // Any route refuses a NUL byte in the query string, and any can fail.
+      t.ok(responses['400'] && responses['500'], `${name} declares 400 and 500`)
+      // Every route but /health is shed under load; the database routes also answer 503 while it is down.
+      if (path !== '/health') t.ok(responses['503']?.headers?.['Retry-After'], `${name} declares 503 with Retry-After`)
+      for (const [status, response] of Object.entries(responses)) {
+        t.ok(response.headers?.['X-Request-ID'], `${name} ${status} declares X-Request-ID`)
+        if (status.startsWith('2')) t.ok(response.description !== undefined && response.description !== 'Default Response', `${name} ${status} is described`)
+        for (const [mediaType, { example }] of Object.entries(response.content ?? {})) {
+          if (mediaType === 'application/problem+json') t.equal(example?.status, Number(status), `${name} ${status}: its example has its status`)
+        }
+      }
+    }
+    t.match(doc.components?.headers?.RequestId, { schema: { type: 'string' }, description: /request/ }, 'shared headers are declared once')
+  })
+
+  t.test('headers of particular answers', async (t) => {
+    const responsesOf = (method: string, path: string): Record<string, Response> => doc.paths[path]?.[method]?.responses ?? {}
+    const headersOf = (method: string, path: string, status: string): string[] => Object.keys(responsesOf(method, path)[status]?.headers ?? {})
+    for (const path of ['/api/v1/auth/register', '/api/v1/auth/login', '/api/v1/auth/refresh']) {
+      const success = path.endsWith('register') ? '201' : '200'
+      t.ok(headersOf('post', path, success).includes('Cache-Control'), `${path} ${success}: Cache-Control`)
+    }
+    t.ok(headersOf('post', '/api/v1/auth/register', '201').includes('Location'), 'register 201: Location')
+    for (const path of ['/api/v1/auth/token', '/api/v1/auth/revoke', '/api/v1/auth/introspect']) {
+      for (const status of Object.keys(responsesOf('post', path))) t.ok(headersOf('post', path, status).includes('Cache-Control'), `${path} ${status}: Cache-Control`)
+      t.ok(headersOf('post', path, '401').includes('WWW-Authenticate'), `${path} 401: WWW-Authenticate`)
+    }
+    for (const { method, path, operation } of operationsOf(doc).filter(({ operation }) => (operation.security ?? []).length > 0)) {
+      for (const status of Object.keys(operation.responses ?? {})) t.ok(headersOf(method, path, status).includes('Cache-Control'), `${method} ${path} ${status}: Cache-Control`)
+      t.ok(headersOf(method, path, '401').includes('WWW-Authenticate'), `${method} ${path} 401: WWW-Authenticate`)
+    }
+    for (const path of ['/.well-known/jwks.json', '/.well-known/oauth-authorization-server', '/ready']) {
+      t.ok(headersOf('get', path, '200').includes('Cache-Control'), `${path} 200: Cache-Control`)
     }
   })
 

@@ -24,6 +24,13 @@ t.test('under pressure (heap over its limit): 503 with Retry-After, except /heal
   t.equal(token.json().error, 'temporarily_unavailable')
   t.equal(token.headers['retry-after'], '5')
 
+  // /ready has a body of its own for 503 (the readiness report); shed, it answers a problem like the rest.
+  const ready = await app.inject({ method: 'GET', url: '/ready' })
+  t.equal(ready.statusCode, 503, '/ready is shed: take the instance out of the load balancer')
+  t.ok(isProblem(ready))
+  t.equal(ready.json().code, 'service_unavailable')
+  t.equal(ready.headers['retry-after'], '5')
+
   t.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 200, '/health is never shed')
   t.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 200, '/metrics is never shed')
 })

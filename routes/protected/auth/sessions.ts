@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { bearerSecurity, problemResponses, Uuid } from '../../../src/schemas/common.js'
+import { bearerSecurity, Uuid } from '../../../src/schemas/common.js'
+import { INVALID_ID, INVALID_QUERY, protectedResponses, SESSION_NOT_FOUND } from '../../../src/schemas/responses.js'
 import { LogoutBody, SessionRead, toSessionRead } from '../../../src/schemas/sessions.js'
-
-const NoContent = Type.Null({ description: 'No content' })
 
 const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/logout', {
@@ -13,7 +12,10 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'End this session (or, with {"all": true}, every session of the account)',
       security: bearerSecurity,
       body: LogoutBody,
-      response: { 204: NoContent, ...problemResponses(400, 401, 413, 415) }
+      response: {
+        204: protectedResponses.empty('Signed out'),
+        ...protectedResponses.errors(400, 401, 413, 415, 500, 503)
+      }
     },
     // The body is optional: no body, or an empty one sent as application/json, means {}.
     config: { emptyJsonBody: true },
@@ -31,7 +33,10 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'listSessions',
       summary: 'The account\'s live sessions (devices signed in), the current one marked',
       security: bearerSecurity,
-      response: { 200: Type.Array(Type.Ref(SessionRead)), ...problemResponses(401) }
+      response: {
+        200: protectedResponses.json(Type.Array(Type.Ref(SessionRead)), 'The live sessions, the most recently used first'),
+        ...protectedResponses.errors(INVALID_QUERY, 401, 500, 503)
+      }
     }
   }, async (request) => {
     const sessions = await app.sessionsService.list(request.currentUser.id)
@@ -45,7 +50,10 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'End one of the account\'s sessions (sign a device out)',
       security: bearerSecurity,
       params: Type.Object({ id: Uuid }),
-      response: { 204: NoContent, ...problemResponses(400, 401, 404) }
+      response: {
+        204: protectedResponses.empty('The session has ended'),
+        ...protectedResponses.errors(INVALID_ID, 401, SESSION_NOT_FOUND, 413, 415, 500, 503)
+      }
     }
   }, async (request, reply) => {
     await app.sessionsService.endOwn(request.currentUser.id, request.params.id)

@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { bearerSecurity, problemResponses, Uuid } from '../../../src/schemas/common.js'
+import { bearerSecurity, Uuid } from '../../../src/schemas/common.js'
+import { INVALID_ID, INVALID_QUERY, protectedResponses } from '../../../src/schemas/responses.js'
 import { AccountDeleteBody, PasswordChangeBody, toUserRead, UserRead, UserUpdateBody } from '../../../src/schemas/users.js'
-
-const NoContent = Type.Null({ description: 'No content' })
 
 const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/me', {
@@ -12,7 +11,10 @@ const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'getMe',
       summary: 'The signed-in user',
       security: bearerSecurity,
-      response: { 200: Type.Ref(UserRead), ...problemResponses(401) }
+      response: {
+        200: protectedResponses.json(Type.Ref(UserRead), 'The signed-in user'),
+        ...protectedResponses.errors(INVALID_QUERY, 401, 500, 503)
+      }
     }
   }, async (request) => toUserRead(request.currentUser))
 
@@ -23,7 +25,10 @@ const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'A user by id: your own account, or any account for an admin',
       security: bearerSecurity,
       params: Type.Object({ id: Uuid }),
-      response: { 200: Type.Ref(UserRead), ...problemResponses(400, 401, 404) }
+      response: {
+        200: protectedResponses.json(Type.Ref(UserRead), 'The user'),
+        ...protectedResponses.errors(INVALID_ID, 401, 404, 500, 503)
+      }
     }
   }, async (request) => toUserRead(await app.usersService.getVisibleUser(request.currentUser, request.params.id)))
 
@@ -35,7 +40,10 @@ const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       : 'Change the signed-in user\'s profile (same as PATCH: merges the given fields)',
     security: bearerSecurity,
     body: UserUpdateBody,
-    response: { 200: Type.Ref(UserRead), ...problemResponses(400, 401, 409, 413, 415) }
+    response: {
+      200: protectedResponses.json(Type.Ref(UserRead), 'The changed profile'),
+      ...protectedResponses.errors(400, 401, 409, 413, 415, 500, 503)
+    }
   })
   for (const method of ['PATCH', 'PUT'] as const) {
     app.route({
@@ -53,7 +61,10 @@ const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Change the password (needs the current one)',
       security: bearerSecurity,
       body: PasswordChangeBody,
-      response: { 204: NoContent, ...problemResponses(400, 401, 403, 413, 415) }
+      response: {
+        204: protectedResponses.empty('Changed; every other session of the account has ended'),
+        ...protectedResponses.errors(400, 401, 403, 413, 415, 500, 503)
+      }
     }
   }, async (request, reply) => {
     await app.authService.changePassword(request.currentUser, request.body.current_password, request.body.new_password, request.currentSessionId ?? undefined)
@@ -67,7 +78,10 @@ const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Delete the account and its data (needs the password)',
       security: bearerSecurity,
       body: AccountDeleteBody,
-      response: { 204: NoContent, ...problemResponses(400, 401, 403, 413, 415) }
+      response: {
+        204: protectedResponses.empty('Deleted, with its sessions'),
+        ...protectedResponses.errors(400, 401, 403, 413, 415, 500, 503)
+      }
     }
   }, async (request, reply) => {
     await app.authService.deleteAccount(request.currentUser, request.body.password)

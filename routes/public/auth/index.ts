@@ -2,11 +2,15 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { AuthResponse, LoginBody, RefreshBody, RegisterBody, TokenResponse } from '../../../src/schemas/auth.js'
 import { paths } from '../../../src/paths.js'
-import { problemResponses } from '../../../src/schemas/common.js'
+import { LOCATION, NO_STORE } from '../../../src/schemas/headers.js'
+import { INVALID_REFRESH, publicResponses } from '../../../src/schemas/responses.js'
 import { toUserRead } from '../../../src/schemas/users.js'
 import { clientContext } from '../../client-context.js'
 import introspectRoute from './introspect.js'
 import tokenRoute from './token.js'
+
+/** Login and refresh set Cache-Control before they are done: an error of theirs may carry it too. */
+const signInResponses = publicResponses.with(NO_STORE)
 
 const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Every route here needs the database: with the breaker open, 503 before any hashing.
@@ -20,10 +24,11 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'register',
       summary: 'Create an account and sign in',
       description: 'The email is trimmed and lower-cased; the username keeps its case but is unique regardless of case.',
+      security: [],
       body: RegisterBody,
       response: {
-        201: Type.Ref(AuthResponse),
-        ...problemResponses(400, 409, 413, 415)
+        201: publicResponses.json(Type.Ref(AuthResponse), 'Registered and signed in: the account and its first tokens', { ...LOCATION, ...NO_STORE }),
+        ...publicResponses.errors(400, 409, 413, 415, 500, 503)
       }
     }
   }, async (request, reply) => {
@@ -39,10 +44,11 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['auth'],
       operationId: 'login',
       summary: 'Sign in with email or username and password (JSON)',
+      security: [],
       body: LoginBody,
       response: {
-        200: Type.Ref(AuthResponse),
-        ...problemResponses(400, 401, 403, 413, 415)
+        200: signInResponses.json(Type.Ref(AuthResponse), 'Signed in: the account and its tokens'),
+        ...signInResponses.errors(400, 401, 403, 413, 415, 500, 503)
       }
     }
   }, async (request, reply) => {
@@ -58,8 +64,12 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Trade a refresh token for a new access token and a new refresh token (JSON)',
       description: 'Every refresh token works once: the answer carries its successor. A token used again ' +
         `within the grace window (REFRESH_REUSE_GRACE_SECONDS) is refused; after it, the whole session ends.`,
+      security: [],
       body: RefreshBody,
-      response: { 200: Type.Ref(TokenResponse), ...problemResponses(400, 413, 415) }
+      response: {
+        200: signInResponses.json(Type.Ref(TokenResponse), 'A new access token and the successor of the refresh token'),
+        ...signInResponses.errors(INVALID_REFRESH, 413, 415, 500, 503)
+      }
     }
   }, async (request, reply) => {
     return reply.header('cache-control', 'no-store')

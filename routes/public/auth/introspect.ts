@@ -1,32 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
 import type { FastifyRequest } from 'fastify'
 import { INTROSPECTION_ROLES, Introspector } from '../../../src/auth/introspection.js'
 import { AppError, OAuthError } from '../../../src/errors.js'
 import { setUpOAuthEndpoint } from './oauth-endpoint.js'
-import { oauthErrorResponses } from '../../../src/schemas/auth.js'
 import { bearerSecurity } from '../../../src/schemas/common.js'
-
-const IntrospectionBody = Type.Object({
-  token: Type.Optional(Type.String({ maxLength: 8192, description: 'The token to look at' })),
-  token_type_hint: Type.Optional(Type.String({ maxLength: 64, description: 'access_token or refresh_token (a hint; may be ignored)' }))
-}, { description: 'RFC 7662 §2.1; other parameters are ignored' })
-
-const IntrospectionResponse = Type.Object({
-  active: Type.Boolean(),
-  sub: Type.Optional(Type.String()),
-  exp: Type.Optional(Type.Integer()),
-  iat: Type.Optional(Type.Integer()),
-  iss: Type.Optional(Type.String()),
-  aud: Type.Optional(Type.String()),
-  jti: Type.Optional(Type.String()),
-  client_id: Type.Optional(Type.String()),
-  token_type: Type.Optional(Type.Literal('Bearer')),
-  scope: Type.Optional(Type.String()),
-  roles: Type.Optional(Type.Array(Type.String(), { description: "The account's current roles" })),
-  username: Type.Optional(Type.String()),
-  sid: Type.Optional(Type.String())
-}, { title: 'IntrospectionResponse', description: 'RFC 7662 §2.2; only `active` when the token is not active' })
+import { IntrospectionBody, IntrospectionResponse } from '../../../src/schemas/introspection.js'
+import { bearerOAuthResponses, TOKEN_REQUIRED } from '../../../src/schemas/responses.js'
 
 const REALM = 'Bearer realm="user-service"'
 
@@ -62,8 +41,8 @@ const introspectRoute: FastifyPluginAsyncTypebox = async (app) => {
       security: bearerSecurity,
       body: IntrospectionBody,
       response: {
-        200: IntrospectionResponse,
-        ...oauthErrorResponses(400, 401, 403, 413, 415, 503)
+        200: bearerOAuthResponses.json(IntrospectionResponse, 'What the token is, or only `{"active":false}`'),
+        ...bearerOAuthResponses.errors(TOKEN_REQUIRED, 401, 403, 413, 415, 500, 503)
       }
     }
   }, async (request) => {

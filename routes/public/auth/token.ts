@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { OAuthError, type AppError } from '../../../src/errors.js'
 import { clientContext } from '../../client-context.js'
-import { oauthErrorResponses, RevokeRequestBody, TokenRequestBody, TokenResponse } from '../../../src/schemas/auth.js'
+import { RevokeRequestBody, TokenRequestBody, TokenResponse } from '../../../src/schemas/auth.js'
+import { oauthResponses, TOKEN_REQUIRED } from '../../../src/schemas/responses.js'
 import { setUpOAuthEndpoint } from './oauth-endpoint.js'
 import { Type } from '@sinclair/typebox'
 
@@ -73,10 +74,11 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
         '(the refresh token is rotated: use the one in the answer next time). ' +
         'Takes application/x-www-form-urlencoded (JSON too). Public clients: client_id is ignored, client_secret must be empty.',
       consumes: ['application/x-www-form-urlencoded', 'application/json'],
+      security: [],
       body: TokenRequestBody,
       response: {
-        200: Type.Ref(TokenResponse),
-        ...oauthErrorResponses(400, 401, 413, 415, 503)
+        200: oauthResponses.json(Type.Ref(TokenResponse), 'An access token and a refresh token (a new one, with the refresh_token grant)'),
+        ...oauthResponses.errors(400, 401, 413, 415, 500, 503)
       }
     }
   }, async (request) => {
@@ -107,11 +109,12 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Ends the session of a refresh token or of an access token. Answers 200 for valid, unknown and ' +
         'already revoked tokens alike, so it reveals nothing about them.',
       consumes: ['application/x-www-form-urlencoded', 'application/json'],
+      security: [],
       body: RevokeRequestBody,
       response: {
-        // RFC 7009 §2.2: 200 with no body (fastify-swagger documents type null as "no content").
-        200: Type.Unsafe<undefined>({ type: 'null', description: 'Revoked, or nothing to revoke; no body' }),
-        ...oauthErrorResponses(400, 401, 413, 415, 503)
+        // RFC 7009 §2.2: 200 with no body.
+        200: oauthResponses.empty<undefined>('Revoked, or nothing to revoke; no body'),
+        ...oauthResponses.errors(TOKEN_REQUIRED, 401, 413, 415, 500, 503)
       }
     }
   }, async (request, reply) => {

@@ -1,15 +1,7 @@
-import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-
-const ReadinessBody = Type.Object({
-  status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
-  checks: Type.Object({
-    database: Type.String(),
-    migrations: Type.String(),
-    breaker: Type.Optional(Type.String())
-  }),
-  pending_migrations: Type.Optional(Type.Array(Type.String())),
-  reason: Type.Optional(Type.String())
-})
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Liveness, notReadyResponse, ReadinessReport } from '../../../src/schemas/health.js'
+import { NO_STORE } from '../../../src/schemas/headers.js'
+import { INVALID_QUERY, publicResponses } from '../../../src/schemas/responses.js'
 
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/health', {
@@ -17,7 +9,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['health'],
       operationId: 'getHealth',
       summary: 'Liveness: the process is up (does not touch the database)',
-      response: { 200: Type.Object({ status: Type.Literal('ok') }) }
+      security: [],
+      response: { 200: publicResponses.json(Liveness, 'The process is up'), ...publicResponses.errors(INVALID_QUERY, 500) }
     }
   }, async () => ({ status: 'ok' as const }))
 
@@ -26,7 +19,12 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['health'],
       operationId: 'getReadiness',
       summary: 'Readiness: database reachable and migrations applied',
-      response: { 200: ReadinessBody, 503: ReadinessBody }
+      security: [],
+      response: {
+        200: publicResponses.json(ReadinessReport, 'Ready: the database answers and every migration is applied', NO_STORE),
+        503: notReadyResponse,
+        ...publicResponses.errors(INVALID_QUERY, 500)
+      }
     }
   }, async (_request, reply) => {
     const { ready, ...details } = await app.readiness.check()

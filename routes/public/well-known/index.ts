@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AuthorizationServerMetadata, JwkSet, authorizationServerMetadata } from '../../../src/auth/metadata.js'
 import { paths } from '../../../src/paths.js'
-import { problemResponses } from '../../../src/schemas/common.js'
+import { cacheableFor } from '../../../src/schemas/headers.js'
+import { INVALID_QUERY, publicResponses } from '../../../src/schemas/responses.js'
 
 /** Verifiers cache the key set this long; a rotated-in key is also fetched on an unknown kid. */
 export const JWKS_MAX_AGE_SECONDS = 300
@@ -16,7 +17,11 @@ const wellKnownRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'The public keys that verify access tokens (JWKS)',
       description: 'Every key that currently verifies tokens: the signing key and retired keys whose tokens may still be live. ' +
         'Empty with JWT_ALGORITHM=HS256 (a shared secret is never published).',
-      response: { 200: JwkSet, ...problemResponses(503) }
+      security: [],
+      response: {
+        200: publicResponses.json(JwkSet, 'The key set', cacheableFor(JWKS_MAX_AGE_SECONDS)),
+        ...publicResponses.errors(INVALID_QUERY, 500, 503)
+      }
     }
   }, async (_request, reply) => {
     const keys = await app.keyStore.publishedKeys()
@@ -29,7 +34,11 @@ const wellKnownRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['discovery'],
       operationId: 'getAuthorizationServerMetadata',
       summary: 'OAuth 2.0 authorization server metadata (RFC 8414)',
-      response: { 200: AuthorizationServerMetadata }
+      security: [],
+      response: {
+        200: publicResponses.json(AuthorizationServerMetadata, 'The metadata', cacheableFor(METADATA_MAX_AGE_SECONDS)),
+        ...publicResponses.errors(INVALID_QUERY, 500, 503)
+      }
     }
   }, async (_request, reply) => {
     reply.header('cache-control', `public, max-age=${METADATA_MAX_AGE_SECONDS}`)
