@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { AuthorizationServerMetadata, JwkSet, authorizationServerMetadata } from '../../../src/auth/metadata.js'
+import { authorizationServerMetadata } from '../../../src/auth/metadata.js'
 import { paths } from '../../../src/paths.js'
+import { AuthorizationServerMetadata, JwkSet } from '../../../src/schemas/discovery.js'
 import { cacheableFor } from '../../../src/schemas/headers.js'
 import { INVALID_QUERY, publicResponses } from '../../../src/schemas/responses.js'
 
