@@ -1,6 +1,8 @@
 import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely'
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
+/** A moment that may not have happened yet (retired, revoked, rotated...): null until it does. */
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
 
 export interface UsersTable {
   id: string
@@ -10,7 +12,7 @@ export interface UsersTable {
   full_name: string | null
   is_active: Generated<boolean>
   roles: ColumnType<string[], string[] | undefined, string[]>
-  password_changed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+  password_changed_at: NullableTimestamp
   created_at: Timestamp
   updated_at: Timestamp
 }
@@ -25,11 +27,11 @@ export interface SigningKeysTable {
   public_key: string
   private_key: string
   created_at: Timestamp
-  retired_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+  retired_at: NullableTimestamp
   /** `active` (the newest active key signs) or `retired` (verifies and is published until `not_after`). */
   status: ColumnType<'active' | 'retired', 'active' | 'retired' | undefined, 'active' | 'retired'>
   activated_at: Timestamp
-  not_after: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+  not_after: NullableTimestamp
 }
 
 export type SigningKeyRow = Selectable<SigningKeysTable>
@@ -43,7 +45,7 @@ export interface SessionsTable {
   expires_at: ColumnType<Date, Date | string, Date | string>
   user_agent: string | null
   ip: string | null
-  revoked_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+  revoked_at: NullableTimestamp
   revoked_reason: string | null
 }
 
@@ -53,7 +55,7 @@ export interface RefreshTokensTable {
   token_hash: string
   session_id: string
   created_at: Timestamp
-  rotated_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+  rotated_at: NullableTimestamp
 }
 
 export interface Database {
