@@ -31,19 +31,12 @@ export interface AppOptions {
 /** The whole service as a plugin: plugins first, then routes. */
 const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(configPlugin, { config: options.config })
-  await fastify.register(requestIdPlugin)
-  await fastify.register(gracefulClosePlugin)
-  await fastify.register(lingeringClosePlugin)
-  await fastify.register(errorsPlugin)
-  await fastify.register(securityPlugin)
-  await fastify.register(loadSheddingPlugin)
-  await fastify.register(breakerPlugin)
+  // Each plugin names the ones it depends on; this is an order that satisfies them all.
+  for (const plugin of [requestIdPlugin, gracefulClosePlugin, lingeringClosePlugin, errorsPlugin, securityPlugin, loadSheddingPlugin, breakerPlugin]) {
+    await fastify.register(plugin)
+  }
   await fastify.register(dbPlugin, { database: options.database })
-  await fastify.register(metricsPlugin)
-  await fastify.register(authPlugin)
-  await fastify.register(servicesPlugin)
-  await fastify.register(sessionsPrunePlugin)
-  await fastify.register(swaggerPlugin)
+  for (const plugin of [metricsPlugin, authPlugin, servicesPlugin, sessionsPrunePlugin, swaggerPlugin]) await fastify.register(plugin)
 
   // JSON only, except where a route plugin adds a parser (the OAuth token endpoint).
   fastify.removeContentTypeParser('text/plain')
