@@ -1,8 +1,23 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
+import { Type, type TSchema } from '@sinclair/typebox'
 import { bearerSecurity, Uuid } from '../../../src/schemas/common.js'
 import { INVALID_ID, INVALID_QUERY, protectedResponses } from '../../../src/schemas/responses.js'
 import { AccountDeleteBody, PasswordChangeBody, toUserRead, UserRead, UserUpdateBody } from '../../../src/schemas/users.js'
+
+/** An operation on the signed-in account that its password confirms: 204, or 403 for a wrong password. */
+function confirmedByPassword<Body extends TSchema> (operationId: string, summary: string, body: Body, done: string) {
+  return {
+    tags: ['users'],
+    operationId,
+    summary,
+    security: bearerSecurity,
+    body,
+    response: {
+      204: protectedResponses.empty(done),
+      ...protectedResponses.errors(400, 401, 403, 413, 415, 500, 503)
+    }
+  }
+}
 
 const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/me', {
@@ -55,34 +70,15 @@ const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   app.put('/me/password', {
-    schema: {
-      tags: ['users'],
-      operationId: 'changeMyPassword',
-      summary: 'Change the password (needs the current one)',
-      security: bearerSecurity,
-      body: PasswordChangeBody,
-      response: {
-        204: protectedResponses.empty('Changed; every other session of the account has ended'),
-        ...protectedResponses.errors(400, 401, 403, 413, 415, 500, 503)
-      }
-    }
+    schema: confirmedByPassword('changeMyPassword', 'Change the password (needs the current one)', PasswordChangeBody,
+      'Changed; every other session of the account has ended')
   }, async (request, reply) => {
     await app.authService.changePassword(request.currentUser, request.body.current_password, request.body.new_password, request.currentSessionId ?? undefined)
     return reply.code(204).send(null)
   })
 
   app.delete('/me', {
-    schema: {
-      tags: ['users'],
-      operationId: 'deleteMe',
-      summary: 'Delete the account and its data (needs the password)',
-      security: bearerSecurity,
-      body: AccountDeleteBody,
-      response: {
-        204: protectedResponses.empty('Deleted, with its sessions'),
-        ...protectedResponses.errors(400, 401, 403, 413, 415, 500, 503)
-      }
-    }
+    schema: confirmedByPassword('deleteMe', 'Delete the account and its data (needs the password)', AccountDeleteBody, 'Deleted, with its sessions')
   }, async (request, reply) => {
     await app.authService.deleteAccount(request.currentUser, request.body.password)
     return reply.code(204).send(null)
