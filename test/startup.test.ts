@@ -52,7 +52,7 @@ t.test('a real server process with pending migrations logs that it is not ready,
   const announced = new Promise<Record<string, unknown>>((resolve, reject) => {
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString()
-      const line = output.split('\n').find((candidate) => candidate.includes('user-service is'))
+      const line = output.split('\n').find((candidate) => candidate.includes('user-service is listening') || candidate.includes('user-service is ready'))
       if (line !== undefined) resolve(JSON.parse(line) as Record<string, unknown>)
     })
     child.on('exit', (code) => { reject(new Error(`the server exited with ${String(code)}:\n${output}`)) })

@@ -7,7 +7,7 @@ import { childEnv, testDatabaseKind } from '../helper.js'
 /** Shared by the DATA_DIR tests: PGlite only, PostgreSQL keeps its own data directory. */
 export const skip = testDatabaseKind() === 'postgres' && 'DATA_DIR is the embedded (PGlite) database only'
 
-export interface Child { child: ChildProcess, output: () => string, exited: Promise<number | null> }
+export interface Child { child: ChildProcess, output: () => string, errors: () => string, exited: Promise<number | null> }
 
 /** Runs `args` under `sh` with umask 022 (the usual one), as `uid` when given. */
 export function run (args: string[], env: Record<string, string>, options: { uid?: number, wrap?: string[] } = {}): Child {
@@ -18,10 +18,11 @@ export function run (args: string[], env: Record<string, string>, options: { uid
   const ids = options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }
   const child = spawn(file, rest, { env: childEnv({ PORT: '0', LOG_LEVEL: 'info', HOME: '/tmp', ...env }), stdio: ['ignore', 'pipe', 'pipe'], ...ids })
   let output = ''
+  let errors = ''
   child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); errors += chunk.toString() })
   const exited = new Promise<number | null>((resolve) => { child.on('close', (code) => { resolve(code) }) })
-  return { child, output: () => output, exited }
+  return { child, output: () => output, errors: () => errors, exited }
 }
 
 /** A server process; resolves with its URL once it listens (a failed start rejects with its output). */
@@ -38,13 +39,13 @@ export async function startServer (t: Test, env: Record<string, string>): Promis
   return { ...server, url }
 }
 
-/** A process that is expected to fail: its exit code and output lines. */
+/** A process that is expected to fail: its exit code and what it told people on stderr (its JSON log goes to stdout). */
 export async function failure (args: string[], env: Record<string, string>, options: { uid?: number, wrap?: string[] } = {}): Promise<{ code: number | null, lines: string[] }> {
   const started = run(args, env, options)
   // Should it start after all, stop it: the test fails on its exit code, not on a timeout.
   started.child.stdout?.on('data', () => { if (started.output().includes('Server listening at')) started.child.kill('SIGTERM') })
   const code = await started.exited
-  return { code, lines: started.output().split('\n').filter((line) => line !== '') }
+  return { code, lines: started.errors().split('\n').filter((line) => line !== '') }
 }
 
 /** Every entry under `root` that is not a 0700 directory or a 0600 file, as "<mode> <path>". */
