@@ -95,8 +95,12 @@ export async function dropOrphanedTestDatabases (): Promise<void> {
       const pid = Number(datname.split('_')[2])
       if (!isAlive(pid)) await client.query(`drop database if exists ${datname} with (force)`)
     }
+    // Another checkout (other migrations) may be using its template right now: only templates
+    // made more than a day ago go (a database's PG_VERSION file is written when it is created).
     const stale = await client.query<{ datname: string }>(
-      "select datname from pg_database where datname like 'user\\_service\\_template\\_%' and datname <> $1", [postgresTemplateName])
+      `select datname from pg_database
+        where datname like 'user\\_service\\_template\\_%' and datname <> $1
+          and (pg_stat_file('base/' || oid || '/PG_VERSION')).modification < now() - interval '1 day'`, [postgresTemplateName])
     for (const { datname } of stale.rows) await client.query(`drop database if exists ${datname} with (force)`)
   })
 }
