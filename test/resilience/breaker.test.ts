@@ -1,5 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises'
-import t from 'tap'
+import { setImmediate as settle } from 'node:timers/promises'
+import { mock } from 'node:test'
+import t, { type Test } from 'tap'
 import { DatabaseBreaker, DatabaseUnavailableError, type BreakerLog } from '../../src/db/breaker.js'
 import { GuardSlot } from '../../src/db/guarded-dialect.js'
 import { isInfrastructureError } from '../../src/db/infrastructure-errors.js'
@@ -65,7 +66,24 @@ t.test('query errors pass through unchanged and never open the breaker', async (
   t.equal(await breaker.run(async () => 42), 42)
 })
 
+/**
+ * The breaker's clock (opossum's timers and Date) is moved by the test instead of waited for:
+ * the reset window passes when the test says so, however busy the machine is.
+ */
+function fakeClock (t: Test): { advance: (ms: number) => Promise<void> } {
+  mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: Date.now() })
+  t.teardown(() => { mock.timers.reset() })
+  return {
+    advance: async (ms: number) => {
+      mock.timers.tick(ms)
+      // What the timers started (the half-open probe) settles on real immediates, not on the fake clock.
+      for (let i = 0; i < 10; i++) await settle()
+    }
+  }
+}
+
 t.test('infrastructure failures become DatabaseUnavailableError and open it; it probes, then closes by itself', async (t) => {
+  const clock = fakeClock(t)
   const log = new Recorder()
   const breaker = new DatabaseBreaker(settings, log)
   t.teardown(() => breaker.shutdown())
@@ -80,29 +98,40 @@ t.test('infrastructure failures become DatabaseUnavailableError and open it; it 
   t.equal(breaker.retryAfterSeconds(), 1, 'whole seconds until half-open, at least 1')
 
   let called = false
-  const started = performance.now()
+  const started = Date.now()
   const refused = await breaker.run(async () => { called = true }).catch((error: unknown) => error)
   t.ok(refused instanceof DatabaseUnavailableError, 'refused while open')
   t.equal((refused as DatabaseUnavailableError).retryAfterSeconds, 1)
   t.notOk(called, 'the call is not even attempted')
-  t.ok(performance.now() - started < 20, 'and refused at once')
+  t.equal(Date.now() - started, 0, 'and refused at once: no timer had to run')
 
-  await sleep(settings.resetMs + 100)
+  await clock.advance(settings.resetMs - 1)
+  t.equal(breaker.state, 'open', 'still open just before the reset window ends')
+  await clock.advance(1)
   t.equal(breaker.state, 'open', 'the probe on half-open failed: open again')
+  t.same(log.events.map((event) => event.state), ['open', 'half_open', 'open'])
   databaseUp = true
-  await sleep(settings.resetMs + 100)
+  await clock.advance(settings.resetMs)
   t.equal(breaker.state, 'closed', 'the next probe succeeded: closed')
   t.same(log.events.map((event) => event.state), ['open', 'half_open', 'open', 'half_open', 'closed'])
   t.ok(log.events.every((event) => event.event === 'db_breaker'))
 })
 
 t.test('a call slower than the breaker timeout is a failure (503), not a hang', async (t) => {
+  const clock = fakeClock(t)
   const breaker = new DatabaseBreaker({ ...settings, timeoutMs: 50, volumeThreshold: 100 })
   t.teardown(() => breaker.shutdown())
-  await t.rejects(breaker.run(async () => sleep(500)), DatabaseUnavailableError)
+  let outcome: unknown = 'pending'
+  const call = breaker.run(async () => new Promise<never>(() => {})).catch((error: unknown) => { outcome = error })
+  await clock.advance(49)
+  t.equal(outcome, 'pending', 'still waiting just before the timeout')
+  await clock.advance(1)
+  await call
+  t.ok(outcome instanceof DatabaseUnavailableError, 'refused with DatabaseUnavailableError once the timeout passed')
 })
 
 t.test('retryAfterSeconds counts down to the half-open', async (t) => {
+  const clock = fakeClock(t)
   const breaker = new DatabaseBreaker({ ...settings, resetMs: 10_000, volumeThreshold: 1 })
   t.teardown(() => breaker.shutdown())
   await t.rejects(breaker.run(async () => { throw withCode('reset', 'ECONNRESET') }))
@@ -110,6 +139,8 @@ t.test('retryAfterSeconds counts down to the half-open', async (t) => {
   t.equal(breaker.retryAfterSeconds(), 10)
   t.equal(breaker.retryAfterSeconds(Date.now() + 4_500), 6)
   t.equal(breaker.retryAfterSeconds(Date.now() + 60_000), 1)
+  await clock.advance(4_500)
+  t.equal(breaker.retryAfterSeconds(), 6, 'as the clock moves')
 })
 
 t.test('a guard slot runs calls as they are until a guard is installed, and after it is released', async (t) => {
