@@ -23,6 +23,12 @@ const migrationsHash = (() => {
   return hash.digest('hex').slice(0, 12)
 })()
 export const pgliteTemplatePath = join(root, '.tap', 'user-service', `pglite-template-${migrationsHash}.tar.gz`)
+/**
+ * A never-migrated PGlite database, dumped once per PGlite version: loading a dump takes a
+ * fraction of the time initdb takes (seconds, many of them on a busy machine).
+ */
+const pgliteVersion = (JSON.parse(readFileSync(join(root, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8')) as { version: string }).version
+export const pgliteEmptyTemplatePath = join(root, '.tap', 'user-service', `pglite-empty-${pgliteVersion}.tar.gz`)
 export const postgresTemplateName = `user_service_template_${migrationsHash}`
 
 export type TestDatabaseKind = 'pglite' | 'postgres'
@@ -54,16 +60,26 @@ export async function withAdminClient<T> (work: (client: pg.Client) => Promise<T
 }
 
 export async function buildPGliteTemplate (): Promise<void> {
-  if (await access(pgliteTemplatePath).then(() => true, () => false)) return
-  const pglite = new PGlite()
+  const exists = async (path: string): Promise<boolean> => access(path).then(() => true, () => false)
+  if (!await exists(pgliteEmptyTemplatePath)) {
+    const pglite = new PGlite()
+    await writeAtomically(pgliteEmptyTemplatePath, await pglite.dumpDataDir('gzip'))
+    await pglite.close()
+  }
+  if (await exists(pgliteTemplatePath)) return
+  const pglite = new PGlite({ loadDataDir: new Blob([await readFile(pgliteEmptyTemplatePath)]) })
   const handle = wrapPGlite(pglite)
   await migrateToLatest(handle.db)
   const dump = await pglite.dumpDataDir('gzip')
   await handle.close()
-  await mkdir(dirname(pgliteTemplatePath), { recursive: true })
-  const temporary = `${pgliteTemplatePath}.${process.pid}`
-  await writeFile(temporary, Buffer.from(await dump.arrayBuffer()))
-  await rename(temporary, pgliteTemplatePath)
+  await writeAtomically(pgliteTemplatePath, dump)
+}
+
+async function writeAtomically (path: string, contents: Blob): Promise<void> {
+  await mkdir(dirname(path), { recursive: true })
+  const temporary = `${path}.${process.pid}`
+  await writeFile(temporary, Buffer.from(await contents.arrayBuffer()))
+  await rename(temporary, path)
 }
 
 /** Creates the migrated template once (per migration contents); concurrent runs wait for each other. */
@@ -114,12 +130,12 @@ function isAlive (pid: number): boolean {
   }
 }
 
-async function loadPGliteTemplate (): Promise<Blob> {
+async function loadPGliteTemplate (path: string): Promise<Blob> {
   try {
-    return new Blob([await readFile(pgliteTemplatePath)])
+    return new Blob([await readFile(path)])
   } catch {
     await buildPGliteTemplate()
-    return new Blob([await readFile(pgliteTemplatePath)])
+    return new Blob([await readFile(path)])
   }
 }
 
@@ -131,11 +147,16 @@ export interface TestDatabase {
   drop: () => Promise<void>
 }
 
-/** A fresh database of the kind this run tests: migrated and empty, or with no schema at all. */
+/**
+ * A fresh database of the kind this run tests: migrated and empty, or with no schema at all.
+ * It is up when this resolves: an app built on it never counts PGlite's start against its
+ * breaker's call timeout.
+ */
 export async function createTestDatabase (options: { migrated?: boolean } = {}): Promise<TestDatabase> {
   const migrated = options.migrated ?? true
   if (testDatabaseKind() === 'pglite') {
-    const pglite = migrated ? new PGlite({ loadDataDir: await loadPGliteTemplate() }) : new PGlite()
+    const pglite = new PGlite({ loadDataDir: await loadPGliteTemplate(migrated ? pgliteTemplatePath : pgliteEmptyTemplatePath) })
+    await pglite.waitReady
     const handle = wrapPGlite(pglite)
     return { handle, kind: 'pglite', url: null, drop: handle.close }
   }
