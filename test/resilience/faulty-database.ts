@@ -14,11 +14,13 @@ import type { DatabaseHandle } from '../../src/db/connect.js'
 import { GuardSlot, GuardedDialect } from '../../src/db/guarded-dialect.js'
 import { PGliteDialect } from '../../src/db/pglite-dialect.js'
 import type { Database } from '../../src/db/types.js'
-import { createTestDatabase, pgliteTemplatePath, type TestDatabase } from '../setup/databases.js'
+import { createTestDatabase, pgliteTemplatePath, testDatabaseKind, type TestDatabase } from '../setup/databases.js'
 
 /** A switch the test flips: while `down`, every connection and query fails like a dead server. */
 export class Faults {
   down = false
+  /** Connects and queries attempted so far (refused ones included). */
+  calls = 0
   #callsLeft = Infinity
 
   /** Lets `calls` more connects and queries through, then goes down (a cut mid-request). */
@@ -27,6 +29,7 @@ export class Faults {
   }
 
   check (): void {
+    this.calls++
     if (this.#callsLeft-- <= 0) { this.down = true; this.#callsLeft = Infinity }
     if (this.down) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })
   }
@@ -76,25 +79,28 @@ function innerOf (connection: DatabaseConnection): DatabaseConnection {
  * either database kind. Close it with `drop`.
  */
 export async function createFaultyDatabase (faults: Faults): Promise<TestDatabase> {
-  const real = await createTestDatabase()
   let inner: Dialect
   let closeInner: () => Promise<void>
-  if (real.kind === 'pglite') {
+  let real: TestDatabase | null = null
+  if (testDatabaseKind() === 'pglite') {
+    // Booted before the app (and its breaker's call timeout) sees it.
     const pglite = new PGlite({ loadDataDir: new Blob([await readFile(pgliteTemplatePath)]) })
+    await pglite.waitReady
     inner = new PGliteDialect(pglite)
     closeInner = async () => pglite.close()
   } else {
+    real = await createTestDatabase()
     const pool = new pg.Pool({ connectionString: real.url ?? '', max: 5 })
     inner = new PostgresDialect({ pool })
     closeInner = async () => {}
   }
   const guard = new GuardSlot()
   const db = new Kysely<Database>({ dialect: new GuardedDialect(new FaultyDialect(inner, faults), guard) })
-  const handle: DatabaseHandle = { db, kind: real.kind, guard, close: async () => { await db.destroy(); await closeInner() } }
+  const handle: DatabaseHandle = { db, kind: testDatabaseKind(), guard, close: async () => { await db.destroy(); await closeInner() } }
   return {
     handle,
-    kind: real.kind,
-    url: real.url,
-    drop: async () => { await handle.close(); await real.drop() }
+    kind: testDatabaseKind(),
+    url: real?.url ?? null,
+    drop: async () => { await handle.close(); await real?.drop() }
   }
 }
