@@ -6,7 +6,7 @@ import { loadConfig, type Config } from '../src/config.js'
 import { serverOptions } from '../src/server-options.js'
 import { createTestDatabase, type TestDatabase } from './setup/databases.js'
 
-export { createTestDatabase, testDatabaseKind } from './setup/databases.js'
+export { createTestDatabase, onlyOnPGliteRun, testDatabaseKind } from './setup/databases.js'
 
 /** The `t` of a tap test, as far as the helpers need it. */
 interface TestContext {

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import t from 'tap'
-import { childEnv } from './helper.js'
+import { childEnv, onlyOnPGliteRun } from './helper.js'
 
 /** Starts `src/server.ts` as a real process and resolves with its base URL once it listens. */
 async function startServer (env: Record<string, string>): Promise<{ child: ChildProcess, url: string, output: () => string }> {
@@ -31,7 +31,7 @@ async function stop (child: ChildProcess): Promise<number | null> {
   return code
 }
 
-t.test('npm start with no configuration: embedded database that survives a restart', async (t) => {
+t.test('npm start with no configuration: embedded database that survives a restart', { skip: onlyOnPGliteRun }, async (t) => {
   const dataDir = join(t.testdir(), 'data')
   const credentials = { email: 'persist@example.com', username: 'persist', password: 'correct horse battery' }
 
@@ -60,7 +60,7 @@ t.test('npm start with no configuration: embedded database that survives a resta
   t.equal(await stop(second.child), 0)
 })
 
-t.test('a bad configuration value exits non-zero naming the variable', async (t) => {
+t.test('a bad configuration value exits non-zero naming the variable', { skip: onlyOnPGliteRun }, async (t) => {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     env: childEnv({ PORT: 'not-a-port', DATA_DIR: join(t.testdir(), 'data') }),
     stdio: ['ignore', 'pipe', 'pipe']

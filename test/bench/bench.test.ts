@@ -3,11 +3,11 @@ import { once } from 'node:events'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { childEnv } from '../helper.js'
+import { childEnv, onlyOnPGliteRun } from '../helper.js'
 
 // Smoke test of `npm run bench`: a 1-second run of one scenario on PGlite. It checks the shape
 // of the output (table, JSON file), not the speed.
-t.test('bench: a 1-second users/me run prints the table and writes the JSON file', async (t) => {
+t.test('bench: a 1-second users/me run prints the table and writes the JSON file', { skip: onlyOnPGliteRun }, async (t) => {
   const resultsDir = t.testdir()
   const child = spawn(process.execPath, [
     '--import', 'tsx', 'bench/run.ts',

@@ -7,7 +7,8 @@ import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Mermaid } from 'mermaid'
 import t from 'tap'
-import { launchChromium, skipWithoutChromium as skip, STEP_TIMEOUT_MS } from './chromium.js'
+import { onlyOnPGliteRun } from '../setup/databases.js'
+import { launchChromium, skipWithoutChromium, STEP_TIMEOUT_MS } from './chromium.js'
 
 // Every ```mermaid block in README.md and docs/*.md parses with Mermaid, so GitHub renders it
 // instead of showing a syntax error. Mermaid is a browser library (it needs a DOM), so its
@@ -62,7 +63,7 @@ async function serveMermaid (): Promise<{ server: Server, origin: string }> {
   return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
 }
 
-t.test('every Mermaid diagram in README.md and docs/*.md parses', { skip, timeout: 120_000 }, async (t) => {
+t.test('every Mermaid diagram in README.md and docs/*.md parses', { skip: skipWithoutChromium || onlyOnPGliteRun, timeout: 120_000 }, async (t) => {
   t.ok(blocks.length > 0, `found ${blocks.length} Mermaid blocks`)
 
   const { server, origin } = await serveMermaid()

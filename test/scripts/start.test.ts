@@ -4,7 +4,7 @@ import { mkdirSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { buildIsStale } from '../../scripts/build.js'
-import { childEnv } from '../helper.js'
+import { childEnv, onlyOnPGliteRun } from '../helper.js'
 
 t.test('dist/ is stale when it was never built or a source is newer than the build stamp', async (t) => {
   const root = t.testdir({ src: { 'app.ts': '' }, plugins: {}, routes: {}, migrations: {}, 'package.json': '{}' })
@@ -34,7 +34,7 @@ async function start (args: string[], env: Record<string, string>, done: (output
   return { output, code }
 }
 
-t.test('npm start says it is starting and what it waits for, then that it is ready', async (t) => {
+t.test('npm start says it is starting and what it waits for, then that it is ready', { skip: onlyOnPGliteRun }, async (t) => {
   const { output, code } = await start([], { DATABASE_URL: 'memory://', PORT: '0', LOG_LEVEL: 'info' }, (text) => text.includes('user-service is ready'))
   const lines = output.split('\n').filter((line) => line.startsWith('{'))
   t.match(lines[0], /"msg":"user-service is starting: creating an in-memory database, applying pending migrations"/, 'the first log line')
@@ -42,7 +42,7 @@ t.test('npm start says it is starting and what it waits for, then that it is rea
   t.equal(code, 0, 'SIGTERM: clean exit')
 })
 
-t.test('npm run cli passes its arguments to the CLI', async (t) => {
+t.test('npm run cli passes its arguments to the CLI', { skip: onlyOnPGliteRun }, async (t) => {
   const { output, code } = await start(['cli', 'help'], {}, () => false)
   t.equal(code, 0)
   t.match(output, /^Usage: user-service <command>/m)

@@ -37,6 +37,12 @@ export function testDatabaseKind (): TestDatabaseKind {
   return process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite'
 }
 
+/**
+ * tap's `skip` for a test that never touches the test database (real processes on their own
+ * embedded database, the bench, a browser): it runs once, on the PGlite run, not again on PostgreSQL.
+ */
+export const onlyOnPGliteRun: string | false = testDatabaseKind() === 'postgres' ? 'independent of TEST_DB: runs on the PGlite run only' : false
+
 export function adminDatabaseUrl (): string {
   const url = process.env.TEST_DATABASE_URL
   if (url === undefined || url === '') throw new Error('TEST_DB=postgres needs TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test)')
