@@ -1,11 +1,24 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
+import type { FastifyInstance } from 'fastify'
 import { buildApp, isProblem } from '../helper.js'
+
+/**
+ * Waits until under-pressure has taken its first sample (every second; the heap reads 0 until
+ * then). 60 s is a deadline for a stuck test, not a measurement.
+ */
+async function firstSample (app: FastifyInstance): Promise<void> {
+  const deadline = Date.now() + 60_000
+  while (app.memoryUsage().heapUsed === 0) {
+    if (Date.now() > deadline) throw new Error('under-pressure took no sample in 60 s')
+    await sleep(50)
+  }
+}
 
 t.test('under pressure (heap over its limit): 503 with Retry-After, except /health and /metrics', async (t) => {
   // A 1-byte heap limit is always exceeded once the first sample (1 s) is taken.
   const { app } = await buildApp(t, { env: { MAX_HEAP_USED_BYTES: '1' } })
-  await sleep(1300)
+  await firstSample(app)
 
   const register = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { email: 'a@example.com', username: 'aaa', password: 'correct horse battery' } })
   t.equal(register.statusCode, 503)
@@ -38,7 +51,7 @@ t.test('under pressure (heap over its limit): 503 with Retry-After, except /heal
 t.test('a generous event-loop limit lets ordinary traffic through', async (t) => {
   const { app } = await buildApp(t, { env: { MAX_EVENT_LOOP_DELAY_MS: '5000' } })
   t.ok(app.hasDecorator('isUnderPressure'), 'load shedding is on')
-  await sleep(1100)
+  await firstSample(app)
   t.equal((await app.inject({ method: 'GET', url: '/ready' })).statusCode, 200)
 })
 
