@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { access, cp, readFile, rename, rm } from 'node:fs/promises'
+import { access, cp } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import argon2 from 'argon2'
@@ -9,7 +9,7 @@ import { migrations } from '../../migrations/index.js'
 import { loadConfig } from '../../src/config.js'
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js'
 import { buildApp, childEnv, testDatabaseKind } from '../helper.js'
-import { createPGliteDirectory, databaseUrl, pgliteTemplatePath, withAdminClient } from '../setup/databases.js'
+import { databaseUrl, migratedDatabaseEnv, pgliteDirectoryTemplate, withAdminClient } from '../setup/databases.js'
 import { cli, type CliResult } from './in-process.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -17,29 +17,11 @@ const MIGRATIONS = Object.keys(migrations)
 const LAST = MIGRATIONS.at(-1) ?? ''
 const PASSWORD = 'correct horse battery'
 
-/**
- * A never-migrated PGlite data directory to copy: initdb takes many seconds, so it is made once
- * per PGlite version and kept next to the migrated template (built aside, then renamed into place).
- */
-async function emptyPGliteDataDir (): Promise<string> {
-  const { version } = JSON.parse(await readFile(join(root, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8')) as { version: string }
-  // "private": made as the service makes it (0700, files 0600), unlike the copies of earlier runs.
-  const path = join(dirname(pgliteTemplatePath), `pglite-empty-private-${version}`)
-  if (await access(path).then(() => true, () => false)) return path
-  const building = `${path}.${process.pid}`
-  await createPGliteDirectory(building)
-  await rename(building, path).catch(async (error: unknown) => {
-    await rm(building, { recursive: true, force: true })
-    if (!await access(path).then(() => true, () => false)) throw error
-  })
-  return path
-}
-
 /** Environment pointing at a fresh, empty (unmigrated) database of the kind this run tests. */
 async function emptyDatabaseEnv (t: Test): Promise<Record<string, string>> {
   if (testDatabaseKind() === 'pglite') {
     const dataDir = join(t.testdir(), 'data')
-    await cp(await emptyPGliteDataDir(), dataDir, { recursive: true })
+    await cp(await pgliteDirectoryTemplate('empty'), dataDir, { recursive: true })
     return { DATA_DIR: dataDir }
   }
   const name = `us_test_${process.pid}_${randomBytes(4).toString('hex')}`
@@ -60,11 +42,9 @@ async function openSame (t: Test, env: Record<string, string>): Promise<Database
   return handle
 }
 
-/** An environment whose database is migrated (so create-admin can run on either kind). */
+/** An environment whose database is migrated (so create-admin can run on either kind): a copy of the migrated template. */
 async function migratedEnv (t: Test): Promise<Record<string, string>> {
-  const env = await emptyDatabaseEnv(t)
-  t.equal((await cli(['migrate', 'up'], env)).code, 0, 'migrate up')
-  return env
+  return migratedDatabaseEnv(t)
 }
 
 t.test('migrate status, up, down', async (t) => {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync, readdirSync } from 'node:fs'
-import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { access, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
@@ -69,6 +69,7 @@ export async function buildPGliteTemplate (): Promise<void> {
   const exists = async (path: string): Promise<boolean> => access(path).then(() => true, () => false)
   if (!await exists(pgliteEmptyTemplatePath)) {
     const pglite = new PGlite()
+    await pglite.waitReady
     await writeAtomically(pgliteEmptyTemplatePath, await pglite.dumpDataDir('gzip'))
     await pglite.close()
   }
@@ -188,12 +189,30 @@ export async function createTestDatabase (options: { migrated?: boolean } = {}):
 export async function migratedDatabaseEnv (t: { teardown: (fn: () => unknown) => void, testdir: () => string }): Promise<Record<string, string>> {
   if (testDatabaseKind() === 'pglite') {
     const dataDir = join(t.testdir(), 'data')
-    await createPGliteDirectory(dataDir, new Blob([await readFile(pgliteTemplatePath)]))
+    await cp(await pgliteDirectoryTemplate('migrated'), dataDir, { recursive: true })
     return { DATA_DIR: dataDir }
   }
   const database = await createTestDatabase()
   t.teardown(database.drop)
   return { DATABASE_URL: database.url ?? '' }
+}
+
+/**
+ * A PGlite data directory to copy (a copy is a file copy; making one boots PGlite): made once
+ * from the dumped template, beside it, as the service makes directories (0700, files 0600).
+ */
+export async function pgliteDirectoryTemplate (kind: 'empty' | 'migrated'): Promise<string> {
+  const dump = kind === 'empty' ? pgliteEmptyTemplatePath : pgliteTemplatePath
+  const path = dump.replace(/\.tar\.gz$/, '-private-directory')
+  if (await access(path).then(() => true, () => false)) return path
+  const building = `${path}.${process.pid}`
+  await createPGliteDirectory(building, await loadPGliteTemplate(dump))
+  await rename(building, path).catch(async (error: unknown) => {
+    await rm(building, { recursive: true, force: true })
+    // Another test file made it first.
+    if (!await access(path).then(() => true, () => false)) throw error
+  })
+  return path
 }
 
 /** A PGlite data directory as the service makes one (0700, files 0600), from a dump or empty. */
