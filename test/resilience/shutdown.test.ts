@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { request } from 'node:http'
+import { get, request } from 'node:http'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
@@ -65,9 +65,12 @@ async function heldRegistration (url: string): Promise<{ finish: () => void, res
   return { finish: () => { held.end(body) }, response }
 }
 
-/** Whether a new connection to the server is refused. */
+/** Whether a new connection to the server is refused (a fresh connection each time, never a kept-alive one). */
 async function refused (url: string): Promise<boolean> {
-  return fetch(`${url}/health`).then(() => false, () => true)
+  return new Promise((resolve) => {
+    const probe = get(`${url}/health`, { agent: false }, (response) => { response.resume(); resolve(false) })
+    probe.on('error', () => { resolve(true) })
+  })
 }
 
 t.test('SIGTERM: stops accepting, finishes the in-flight request, closes the pool, exits 0 within the 10 s grace', async (t) => {
