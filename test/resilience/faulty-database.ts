@@ -91,6 +91,10 @@ export async function createFaultyDatabase (faults: Faults): Promise<TestDatabas
   } else {
     real = await createTestDatabase()
     const pool = new pg.Pool({ connectionString: real.url ?? '', max: 5 })
+    // As openPostgres does: a client that loses its server (the test database dropped with
+    // force at the end) emits 'error', which must not be an uncaught exception.
+    pool.on('error', () => {})
+    pool.on('connect', (client) => { client.on('error', () => {}) })
     inner = new PostgresDialect({ pool })
     closeInner = async () => {}
   }
