@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance, InjectOptions } from 'fastify'
+import { Redis } from 'ioredis'
+import t from 'tap'
+import { TcpProxy } from '../resilience/tcp-proxy.js'
+import { buildApp, LogCapture } from '../helper.js'
+
+/**
+ * Redis at TEST_REDIS_URL (default redis://127.0.0.1:6379, which .ci/run starts). Every app
+ * here uses a key prefix of its own, so parallel runs and test files never share counters.
+ */
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+const LIMITS = { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_SIGNIN_MAX: '4' }
+const badLogin: InjectOptions = { method: 'POST', url: '/api/v1/auth/login', payload: {} }
+
+function keyPrefix (): string {
+  return `test:rate-limit:${process.pid}:${randomUUID().slice(0, 8)}:`
+}
+
+async function statuses (app: FastifyInstance, times: number): Promise<number[]> {
+  const result: number[] = []
+  for (let i = 0; i < times; i++) result.push((await app.inject(badLogin)).statusCode)
+  return result
+}
+
+function sample (text: string, line: RegExp): number | undefined {
+  const match = text.split('\n').find((entry) => line.test(entry))
+  return match === undefined ? undefined : Number(match.split(' ').pop())
+}
+
+async function fallbacks (app: FastifyInstance): Promise<number | undefined> {
+  return sample((await app.inject({ method: 'GET', url: '/metrics' })).body, /^rate_limit_redis_fallbacks_total /)
+}
+
+t.test('two instances with the same REDIS_URL count together', async (t) => {
+  const prefix = keyPrefix()
+  const env = { ...LIMITS, REDIS_URL, REDIS_KEY_PREFIX: prefix }
+  const first = await buildApp(t, { env })
+  const second = await buildApp(t, { env, database: first.database })
+  t.same(await statuses(first.app, 2), [400, 400])
+  t.same(await statuses(second.app, 2), [400, 400], 'the second instance sees the first one\'s requests')
+  t.equal((await first.app.inject(badLogin)).statusCode, 429, 'four requests over two instances reach the limit of four')
+  t.equal((await second.app.inject(badLogin)).statusCode, 429)
+  t.equal(await fallbacks(first.app), 0, 'nothing fell back to the process')
+
+  const redis = new Redis(REDIS_URL)
+  t.teardown(() => { redis.disconnect() })
+  const keys = await redis.keys(`${prefix}*`)
+  t.equal(keys.length, 1, `one counter in Redis under the prefix: ${keys.join(', ')}`)
+  t.match(keys[0], /:rate-limit:127\.0\.0\.1:signin$/)
+  t.ok((await redis.pttl(keys[0] ?? '')) > 0, 'the counter expires with its window')
+})
+
+t.test('a long forwarded address makes a short Redis key', async (t) => {
+  const prefix = keyPrefix()
+  const { app } = await buildApp(t, { env: { ...LIMITS, REDIS_URL, REDIS_KEY_PREFIX: prefix, TRUST_PROXY: 'true' } })
+  t.equal((await app.inject({ ...badLogin, headers: { 'x-forwarded-for': 'x'.repeat(8000) } })).statusCode, 400)
+  const redis = new Redis(REDIS_URL)
+  t.teardown(() => { redis.disconnect() })
+  const keys = await redis.keys(`${prefix}*`)
+  t.equal(keys.length, 1)
+  t.ok((keys[0]?.length ?? Infinity) <= prefix.length + 80, `bounded: ${keys[0]}`)
+})
+
+t.test('with Redis unreachable requests succeed, counted in the process; one warning, counted in /metrics', async (t) => {
+  const logs = new LogCapture()
+  const { app } = await buildApp(t, { logs, env: { ...LIMITS, REDIS_URL: 'redis://:hunter2-secret@127.0.0.1:1' } })
+  t.same(await statuses(app, 5), [400, 400, 400, 400, 429], 'the limit holds, counted in this process')
+  t.equal(await fallbacks(app), 5, 'every request counted locally is in rate_limit_redis_fallbacks_total')
+  const warnings = logs.records().filter((record) => record.level === 40 && /Redis is unavailable/.test(String(record.msg)))
+  t.equal(warnings.length, 1, 'one warning, however many requests fell back')
+  t.match(warnings[0], { redis: 'redis://:***@127.0.0.1:1' })
+  t.notMatch(logs.text, /hunter2-secret/, 'the password of REDIS_URL is never logged')
+})
+
+t.test('when Redis goes away mid-test requests go on, counted in the process', async (t) => {
+  const target = new URL(REDIS_URL)
+  const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port === '' ? 6379 : target.port) })
+  await proxy.start()
+  t.teardown(() => proxy.stop())
+  const proxied = new URL(REDIS_URL)
+  proxied.hostname = '127.0.0.1'
+  proxied.port = String(proxy.port)
+  const { app } = await buildApp(t, { env: { ...LIMITS, RATE_LIMIT_SIGNIN_MAX: '6', REDIS_URL: proxied.toString(), REDIS_KEY_PREFIX: keyPrefix() } })
+  t.same(await statuses(app, 2), [400, 400], 'counted in Redis')
+  t.equal(await fallbacks(app), 0)
+
+  await proxy.cut()
+  // The process starts counting afresh: the limit of six holds again, locally.
+  t.same(await statuses(app, 7), [400, 400, 400, 400, 400, 400, 429], 'no request fails or waits for Redis; the limit holds, counted locally')
+  t.equal(await fallbacks(app), 7, 'every request after the cut fell back to the process')
+})
