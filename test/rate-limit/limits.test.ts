@@ -1,7 +1,10 @@
-import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
+import Fastify, { type FastifyInstance, type InjectOptions, type LightMyRequestResponse } from 'fastify'
+import fp from 'fastify-plugin'
 import t from 'tap'
+import app from '../../src/app.js'
 import { counterKey, LocalCounters } from '../../src/rate-limit/counters.js'
-import { bearer, buildApp, isProblem, registerAccount } from '../helper.js'
+import { bearer, buildApp, isProblem, registerAccount, testConfig } from '../helper.js'
+import { createTestDatabase } from '../setup/databases.js'
 
 /** Limits on, small enough to reach in a test; the rest of the suite runs with them off. */
 const LIMITS = { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_SIGNIN_MAX: '3', RATE_LIMIT_REGISTER_MAX: '3', RATE_LIMIT_REFRESH_MAX: '3', RATE_LIMIT_SESSIONS_MAX: '3' }
@@ -133,4 +136,14 @@ t.test('counter keys are bounded and the in-process counters have a cap', async 
   t.equal(counters.incr('a', 60000, 1000).current, 1, 'the evicted key starts again')
   t.same(counters.incr('d', 60000, 2000), { current: 2, ttl: 59000 })
   t.same(counters.incr('d', 60000, 61000), { current: 1, ttl: 60000 }, 'a new window after the last one ends')
+})
+
+t.test('a route under /auth that names no rate-limit rule is refused at start', async (t) => {
+  const database = await createTestDatabase()
+  t.teardown(database.drop)
+  const server = Fastify()
+  t.teardown(() => server.close())
+  await server.register(fp(app), { config: testConfig(LIMITS), database: database.handle })
+  server.register(async (scope) => { scope.get('/api/v1/auth/unlimited', async () => 'ok') })
+  await t.rejects(async () => { await server.ready() }, { message: /GET \/api\/v1\/auth\/unlimited: every \/auth route names its rate-limit rule/ })
 })

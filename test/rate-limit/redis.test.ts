@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
+import net from 'node:net'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import { Redis } from 'ioredis'
 import t from 'tap'
@@ -71,6 +73,37 @@ t.test('with Redis unreachable requests succeed, counted in the process; one war
   t.equal(warnings.length, 1, 'one warning, however many requests fell back')
   t.match(warnings[0], { redis: 'redis://:***@127.0.0.1:1' })
   t.notMatch(logs.text, /hunter2-secret/, 'the password of REDIS_URL is never logged')
+  const ready = await app.inject({ method: 'GET', url: '/ready' })
+  t.equal(ready.statusCode, 200, 'the service stays ready: limits degrade, requests go on')
+})
+
+t.test('closing the app closes its Redis connection', async (t) => {
+  const target = new URL(REDIS_URL)
+  const sockets: net.Socket[] = []
+  // A pass-through that sees the app's connections to Redis, and when they close.
+  const server = net.createServer((client) => {
+    sockets.push(client)
+    const upstream = net.connect(Number(target.port === '' ? 6379 : target.port), target.hostname)
+    client.pipe(upstream).pipe(client)
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+    client.on('error', () => {})
+    upstream.on('error', () => {})
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => { server.close() })
+  const proxied = new URL(REDIS_URL)
+  proxied.hostname = '127.0.0.1'
+  proxied.port = String((server.address() as net.AddressInfo).port)
+  const { app } = await buildApp(t, { env: { ...LIMITS, REDIS_URL: proxied.toString(), REDIS_KEY_PREFIX: keyPrefix() } })
+  t.same(await statuses(app, 1), [400])
+  t.equal(await fallbacks(app), 0, 'counted in Redis, through the pass-through')
+  t.ok(sockets.length >= 1)
+  const closed = sockets.filter((socket) => !socket.closed).map((socket) => once(socket, 'close'))
+  await app.close()
+  await Promise.all(closed)
+  t.ok(sockets.every((socket) => socket.closed), 'every connection to Redis is closed')
 })
 
 t.test('when Redis goes away mid-test requests go on, counted in the process', async (t) => {
