@@ -7,9 +7,6 @@ import { paths } from '../src/paths.js'
 import { counterKey, LocalCounters, redactRedisUrl, SharedCounters } from '../src/rate-limit/counters.js'
 import { RATE_LIMIT_RULES, type RateLimitRule } from '../src/rate-limit/rules.js'
 
-/** The budget of one Redis call: slower than this, the request is counted in the process. */
-export const REDIS_TIMEOUT_MS = 50
-
 /** At most one warning per this many ms while Redis is unavailable. */
 const WARN_INTERVAL_MS = 60_000
 
@@ -29,8 +26,8 @@ type Limiter = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown
  *
  * The client address is `request.ip`, which Fastify computes with TRUST_PROXY. Counters live
  * in Redis when REDIS_URL is set (shared by every instance), else in the process; a Redis that
- * is down or slower than 50 ms makes the request count in the process (logged at most once a
- * minute, counted in rate_limit_redis_fallbacks_total).
+ * is down or slower than REDIS_TIMEOUT_MS (50 ms) makes the request count in the process (logged
+ * at most once a minute, counted in rate_limit_redis_fallbacks_total).
  */
 export default fp(async (app) => {
   const settings = app.config.rateLimit
@@ -48,7 +45,8 @@ export default fp(async (app) => {
   const redis = redisSettings === null
     ? null
     : new Redis(redisSettings.url, {
-      commandTimeout: REDIS_TIMEOUT_MS,
+      // The budget of a request is REDIS_TIMEOUT_MS (SharedCounters); this only drops what a hung Redis never answers.
+      commandTimeout: Math.max(1000, redisSettings.timeoutMs * 4),
       connectTimeout: 1000,
       // Down means down: commands fail at once instead of waiting for a reconnection.
       enableOfflineQueue: false,
@@ -67,7 +65,7 @@ export default fp(async (app) => {
   const counters = new SharedCounters(redis, redisSettings?.keyPrefix ?? '', new LocalCounters(), (reason) => {
     app.metrics?.rateLimitFallbacks.inc()
     warn(reason)
-  })
+  }, redisSettings?.timeoutMs)
   if (redis !== null) {
     // ioredis reports connection errors as events (and prints them when nobody listens).
     redis.on('error', (error: Error) => { warn(error.message) })

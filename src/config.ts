@@ -55,6 +55,7 @@ export const EnvSchema = Type.Object({
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^(rediss?://.+)?$' })),
   REDIS_KEY_PREFIX: Type.String({ minLength: 1, maxLength: 64, default: 'user-service:' }),
+  REDIS_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 5000, default: 50 }),
   RATE_LIMIT_ENABLED: Type.Boolean({ default: true }),
   RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 60 }),
   RATE_LIMIT_SIGNIN_MAX: Type.Integer({ minimum: 1, maximum: 1000000, default: DEFAULT_RATE_LIMITS.signin }),
@@ -109,8 +110,11 @@ export interface Config {
   keys: { encryptionKey: string | null; refreshIntervalMs: number }
   /** Per-IP limits on the /auth routes: requests per address per window, by rule. */
   rateLimit: { enabled: boolean; windowMs: number; max: Record<RateLimitRule, number> }
-  /** Redis for counters shared by every instance (null: counted in the process); keys start with keyPrefix. */
-  redis: { url: string; keyPrefix: string } | null
+  /**
+   * Redis for counters shared by every instance (null: counted in the process); keys start with
+   * keyPrefix; a call without an answer within timeoutMs is counted in the process instead.
+   */
+  redis: { url: string; keyPrefix: string; timeoutMs: number } | null
 }
 
 const MIN_KEYS_ENCRYPTION_KEY_LENGTH = 32
@@ -257,7 +261,7 @@ function deriveConfig (env: Env): Config {
       windowMs: env.RATE_LIMIT_WINDOW_SECONDS * 1000,
       max: Object.fromEntries(RATE_LIMIT_RULES.map((rule) => [rule, env[`RATE_LIMIT_${rule.toUpperCase() as Uppercase<RateLimitRule>}_MAX`]])) as Record<RateLimitRule, number>
     },
-    redis: env.REDIS_URL === undefined || env.REDIS_URL === '' ? null : { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX }
+    redis: env.REDIS_URL === undefined || env.REDIS_URL === '' ? null : { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, timeoutMs: env.REDIS_TIMEOUT_MS }
   }
 }
 

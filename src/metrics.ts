@@ -54,7 +54,7 @@ export class ServiceMetrics implements PasswordWorkObserver, LoginObserver {
     })
     this.rateLimitFallbacks = new Counter({
       name: 'rate_limit_redis_fallbacks_total',
-      help: 'Requests whose rate-limit counting fell back to this process because Redis was unreachable or slower than 50 ms',
+      help: 'Requests whose rate-limit counting fell back to this process because Redis was unreachable or slower than REDIS_TIMEOUT_MS',
       registers
     })
   }

@@ -91,7 +91,7 @@ t.test('rate limits and Redis: defaults, per-rule settings, clear messages that 
   t.same(defaults.rateLimit, { enabled: true, windowMs: 60000, max: { signin: 20, register: 10, refresh: 60, sessions: 120, introspect: 3000 } })
   t.equal(defaults.redis, null, 'no REDIS_URL: counters in the process')
   t.equal(loadConfig({ REDIS_URL: '' }).redis, null)
-  t.same(loadConfig({ REDIS_URL: 'rediss://:pw@redis.internal:6380/2', REDIS_KEY_PREFIX: 'auth:' }).redis, { url: 'rediss://:pw@redis.internal:6380/2', keyPrefix: 'auth:' })
+  t.same(loadConfig({ REDIS_URL: 'rediss://:pw@redis.internal:6380/2', REDIS_KEY_PREFIX: 'auth:' }).redis, { url: 'rediss://:pw@redis.internal:6380/2', keyPrefix: 'auth:', timeoutMs: 50 })
   const custom = loadConfig({ RATE_LIMIT_ENABLED: 'false', RATE_LIMIT_WINDOW_SECONDS: '300', RATE_LIMIT_SIGNIN_MAX: '5', RATE_LIMIT_INTROSPECT_MAX: '100000' })
   t.same(custom.rateLimit, { enabled: false, windowMs: 300000, max: { signin: 5, register: 10, refresh: 60, sessions: 120, introspect: 100000 } })
 

@@ -58,18 +58,39 @@ interface RateLimitCommands {
   userServiceRateLimit: (key: string, windowMs: number) => Promise<[number, number]>
 }
 
+/** After a failed or slow Redis call, requests count in the process for this long before Redis is tried again. */
+export const REDIS_RETRY_MS = 1000
+
 /**
- * Counters in Redis when it answers, else in this process. Every Redis call is bounded by
- * the client's command timeout (the plugin sets 50 ms) and made only while the connection is
- * up, so a request never waits for a Redis that is down; `onFallback` hears each request
- * counted locally instead.
+ * `promise`, or a rejection when it has not settled within `ms`. An answer that arrived while
+ * the event loop was busy (PGlite runs on it) is read in the poll phase, which comes after the
+ * timers and before setImmediate: it still wins, so a busy process is not taken for a slow Redis.
+ */
+export function withinBudget<T> (promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      setImmediate(() => { reject(new Error(`Redis did not answer within ${ms} ms`)) })
+    }, ms)
+    promise.then((value) => { clearTimeout(timer); resolve(value) }, (error: unknown) => { clearTimeout(timer); reject(error) })
+  })
+}
+
+/**
+ * Counters in Redis when it answers, else in this process. Every Redis call has a budget
+ * (REDIS_TIMEOUT_MS, 50 ms) and is made only while the connection is up, so a request never
+ * waits for a Redis that is down; after a failed or slow call, Redis is left alone for
+ * REDIS_RETRY_MS, so a Redis that hangs costs one request a second its budget, not every
+ * request. `onFallback` hears each request counted locally instead.
  */
 export class SharedCounters {
+  #retryAt = 0
+
   constructor (
     private readonly redis: Redis | null,
     private readonly keyPrefix: string,
     private readonly local: LocalCounters,
-    private readonly onFallback: (reason: string) => void
+    private readonly onFallback: (reason: string) => void,
+    private readonly budgetMs = 50
   ) {
     if (redis !== null && !('userServiceRateLimit' in redis)) {
       redis.defineCommand('userServiceRateLimit', { numberOfKeys: 1, lua: INCREMENT_SCRIPT })
@@ -83,10 +104,16 @@ export class SharedCounters {
       this.onFallback(`not connected (${redis.status})`)
       return this.local.incr(key, windowMs)
     }
+    if (Date.now() < this.#retryAt) {
+      this.onFallback('a recent call failed or took longer than the budget')
+      return this.local.incr(key, windowMs)
+    }
     try {
-      const [current, ttl] = await (redis as Redis & RateLimitCommands).userServiceRateLimit(`${this.keyPrefix}${key}`, windowMs)
+      const command = (redis as Redis & RateLimitCommands).userServiceRateLimit(`${this.keyPrefix}${key}`, windowMs)
+      const [current, ttl] = await withinBudget(command, this.budgetMs)
       return { current, ttl: Math.max(1, ttl) }
     } catch (error) {
+      this.#retryAt = Date.now() + REDIS_RETRY_MS
       this.onFallback(error instanceof Error ? error.message : String(error))
       return this.local.incr(key, windowMs)
     }

@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance, type InjectOptions, type LightMyRequestR
 import fp from 'fastify-plugin'
 import t from 'tap'
 import app from '../../src/app.js'
-import { counterKey, LocalCounters } from '../../src/rate-limit/counters.js'
+import { counterKey, LocalCounters, withinBudget } from '../../src/rate-limit/counters.js'
 import { bearer, buildApp, isProblem, registerAccount, testConfig } from '../helper.js'
 import { createTestDatabase } from '../setup/databases.js'
 
@@ -146,4 +146,10 @@ t.test('a route under /auth that names no rate-limit rule is refused at start', 
   await server.register(fp(app), { config: testConfig(LIMITS), database: database.handle })
   server.register(async (scope) => { scope.get('/api/v1/auth/unlimited', async () => 'ok') })
   await t.rejects(async () => { await server.ready() }, { message: /GET \/api\/v1\/auth\/unlimited: every \/auth route names its rate-limit rule/ })
+})
+
+t.test('a call past its budget is given up', async (t) => {
+  const never = new Promise<number>(() => {})
+  await t.rejects(withinBudget(never, 20), { message: 'Redis did not answer within 20 ms' }, 'no answer: rejected after the budget')
+  t.equal(await withinBudget(Promise.resolve(7), 20), 7)
 })
