@@ -153,3 +153,10 @@ t.test('a call past its budget is given up', async (t) => {
   await t.rejects(withinBudget(never, 20), { message: 'Redis did not answer within 20 ms' }, 'no answer: rejected after the budget')
   t.equal(await withinBudget(Promise.resolve(7), 20), 7)
 })
+
+t.test('a browser front end may read the RateLimit-* headers (CORS)', async (t) => {
+  const { app } = await buildApp(t, { env: { ...LIMITS, CORS_ORIGINS: 'https://app.example.com' } })
+  const response = await app.inject({ ...badLogin, headers: { origin: 'https://app.example.com' } })
+  t.equal(response.headers['ratelimit-remaining'], '2')
+  t.match(response.headers['access-control-expose-headers'], /RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset/)
+})
