@@ -47,7 +47,7 @@ export default fp(async (app) => {
     : new Redis(redisSettings.url, {
       // The budget of a request is REDIS_TIMEOUT_MS (SharedCounters); this only drops what a hung Redis never answers.
       commandTimeout: Math.max(1000, redisSettings.timeoutMs * 4),
-      connectTimeout: 1000,
+      connectTimeout: 2000,
       // Down means down: commands fail at once instead of waiting for a reconnection.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
@@ -75,10 +75,11 @@ export default fp(async (app) => {
       }
       redis.disconnect()
     })
-    // Start with a connected client when Redis answers quickly; never wait long, never fail.
+    // Start with a connected client: wait for Redis to be ready or to fail (refused at once, or
+    // connectTimeout), at most 5 s on a busy machine; never fail the start because of it.
     await new Promise<void>((resolve) => {
       const done = (): void => { clearTimeout(timer); redis.off('ready', done); redis.off('error', done); resolve() }
-      const timer = setTimeout(done, 1000)
+      const timer = setTimeout(done, 5000)
       redis.once('ready', done).once('error', done)
     })
   }
