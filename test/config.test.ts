@@ -51,15 +51,17 @@ t.test('a bad value is refused with a message naming the variable', async (t) =>
   t.ok(new ConfigError('x') instanceof Error)
 })
 
-t.test('a refusal is one clause per variable, with the allowed values and what was given', async (t) => {
-  const message = (env: Record<string, string>): string => {
-    try {
-      loadConfig(env)
-    } catch (error) {
-      return (error as Error).message
-    }
-    return 'accepted'
+/** What loadConfig says of `env`: its refusal, or "accepted". */
+function message (env: Record<string, string>): string {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    return (error as Error).message
   }
+  return 'accepted'
+}
+
+t.test('a refusal is one clause per variable, with the allowed values and what was given', async (t) => {
   t.equal(message({ JWT_ALGORITHM: 'foo' }), 'invalid configuration: JWT_ALGORITHM must be one of RS256, ES256, EdDSA, HS256 (got "foo")')
   t.equal(message({ LOG_LEVEL: 'verbose' }), 'invalid configuration: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "verbose")')
   t.equal(message({ NODE_ENV: 'prod' }), 'invalid configuration: NODE_ENV must be one of development, production, test (got "prod")')
@@ -94,15 +96,6 @@ t.test('rate limits and Redis: defaults, per-rule settings, clear messages that 
   t.same(loadConfig({ REDIS_URL: 'rediss://:pw@redis.internal:6380/2', REDIS_KEY_PREFIX: 'auth:' }).redis, { url: 'rediss://:pw@redis.internal:6380/2', keyPrefix: 'auth:', timeoutMs: 50 })
   const custom = loadConfig({ RATE_LIMIT_ENABLED: 'false', RATE_LIMIT_WINDOW_SECONDS: '300', RATE_LIMIT_SIGNIN_MAX: '5', RATE_LIMIT_INTROSPECT_MAX: '100000' })
   t.same(custom.rateLimit, { enabled: false, windowMs: 300000, max: { signin: 5, register: 10, refresh: 60, sessions: 120, introspect: 100000 } })
-
-  const message = (env: Record<string, string>): string => {
-    try {
-      loadConfig(env)
-    } catch (error) {
-      return (error as Error).message
-    }
-    return 'accepted'
-  }
   const secretUrl = message({ REDIS_URL: 'http://:hunter2@redis.internal:6379' })
   t.equal(secretUrl, 'invalid configuration: REDIS_URL must be a Redis URL such as redis://:password@redis.internal:6379/0 (rediss:// for TLS)')
   t.notMatch(secretUrl, /hunter2/)
