@@ -3,26 +3,7 @@ import { once } from 'node:events'
 import { join } from 'node:path'
 import t from 'tap'
 import { childEnv, onlyOnPGliteRun } from './helper.js'
-
-/** Starts `src/server.ts` as a real process and resolves with its base URL once it listens. */
-async function startServer (env: Record<string, string>): Promise<{ child: ChildProcess, url: string, output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: childEnv({ PORT: '0', LOG_LEVEL: 'info', ...env }),
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let output = ''
-  child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 180_000)
-    child.stdout?.on('data', () => {
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
-      if (match?.[1] !== undefined) { clearTimeout(timer); resolve(match[1]) }
-    })
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited with ${code}:\n${output}`)) })
-  })
-  return { child, url, output: () => output }
-}
+import { startServerProcess as startServer } from './server-process.js'
 
 async function stop (child: ChildProcess): Promise<number | null> {
   const exited = once(child, 'exit')

@@ -3,6 +3,7 @@ import { chmodSync, lstatSync, readdirSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import type { Test } from 'tap'
 import { childEnv, testDatabaseKind } from '../helper.js'
+import { listeningUrl } from '../server-process.js'
 
 /** Shared by the DATA_DIR tests: PGlite only, PostgreSQL keeps its own data directory. */
 export const skip = testDatabaseKind() === 'postgres' && 'DATA_DIR is the embedded (PGlite) database only'
@@ -29,14 +30,7 @@ export function run (args: string[], env: Record<string, string>, options: { uid
 export async function startServer (t: Test, env: Record<string, string>): Promise<Child & { url: string }> {
   const server = run(['src/server.ts'], { SESSION_PRUNE_INTERVAL_MINUTES: '0', ...env })
   t.teardown(() => { server.child.kill('SIGKILL') })
-  const url = await new Promise<string>((resolve, reject) => {
-    server.child.stdout?.on('data', () => {
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(server.output())
-      if (match?.[1] !== undefined) resolve(match[1])
-    })
-    void server.exited.then((code) => { reject(new Error(`server exited with ${code}:\n${server.output()}`)) })
-  })
-  return { ...server, url }
+  return { ...server, url: await listeningUrl(server.child, server.output) }
 }
 
 /** A process that is expected to fail: its exit code and what it told people on stderr (its JSON log goes to stdout). */

@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { startServer } from '../db/data-dir-helpers.js'
 import { testDatabaseKind } from '../helper.js'
+import { startServerProcess } from '../server-process.js'
 
 /**
  * The README's curl walk-through, run as a reader would paste it (bash, curl, jq) against a
@@ -30,7 +30,8 @@ function neutral (line: string): string {
 }
 
 t.test('the README walk-through runs as written and prints what the README shows', { skip: testDatabaseKind() === 'postgres' && 'one run is enough: it uses its own in-memory database' }, async (t) => {
-  const server = await startServer(t, { DATABASE_URL: 'memory://' })
+  const server = await startServerProcess({ DATABASE_URL: 'memory://' })
+  t.teardown(() => { server.child.kill('SIGKILL') })
   const port = new URL(server.url).port
   const script = blocks.filter((block) => block.bash).map((block) => block.text).join('\n').replaceAll('127.0.0.1:3000', `127.0.0.1:${port}`)
   const { stdout } = await promisify(execFile)('bash', ['-e', '-o', 'pipefail', '-c', script], { env: { PATH: process.env.PATH ?? '' } })

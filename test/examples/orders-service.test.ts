@@ -9,6 +9,7 @@ import { openDatabase } from '../../src/db/connect.js'
 import { decodeJwt, signRs256 } from '../auth/jwt-forge.js'
 import { cli } from '../cli/in-process.js'
 import { childEnv, testDatabaseKind } from '../helper.js'
+import { listeningUrl } from '../server-process.js'
 import { migratedDatabaseEnv } from '../setup/databases.js'
 
 /**
@@ -27,22 +28,14 @@ async function freePort (): Promise<number> {
   return port
 }
 
-async function start (t: Test, script: string, env: Record<string, string>, listening: RegExp): Promise<Service> {
+async function start (t: Test, script: string, env: Record<string, string>): Promise<Service> {
   const child = spawn(process.execPath, ['--import', 'tsx', script], { env: childEnv({ LOG_LEVEL: 'info', ...env }), stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { child.kill('SIGKILL') })
   let output = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} did not start:\n${output}`)), 180_000)
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString()
-      const match = listening.exec(output)
-      if (match?.[1] !== undefined) { clearTimeout(timer); resolve(match[1]) }
-    }
-    child.stdout?.on('data', onData)
-    child.stderr?.on('data', onData)
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${script} exited with ${code}:\n${output}`)) })
-  })
-  return { child, url }
+  const collect = (chunk: Buffer): void => { output += chunk.toString() }
+  child.stdout?.on('data', collect)
+  child.stderr?.on('data', collect)
+  return { child, url: await listeningUrl(child, () => output) }
 }
 
 async function stop (service: Service): Promise<void> {
@@ -79,9 +72,8 @@ t.test('orders-service verifies user-service tokens from the JWKS, across a key 
   const port = await freePort()
   const publicUrl = `http://127.0.0.1:${port}`
   const env = { ...await migratedDatabaseEnv(t), PORT: String(port), PUBLIC_URL: publicUrl, KEYS_REFRESH_INTERVAL_MS: '200', MIGRATE_ON_START: 'true' }
-  const serverListening = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/
-  let users = await start(t, 'src/server.ts', env, serverListening)
-  const shop = await start(t, 'examples/orders-service/server.ts', { USER_SERVICE_URL: publicUrl, PORT: '0' }, serverListening)
+  let users = await start(t, 'src/server.ts', env)
+  const shop = await start(t, 'examples/orders-service/server.ts', { USER_SERVICE_URL: publicUrl, PORT: '0' })
 
   const credentials = { username: 'shopper', password: 'correct horse battery' }
   const register = await fetch(`${users.url}/api/v1/auth/register`, {
@@ -100,7 +92,7 @@ t.test('orders-service verifies user-service tokens from the JWKS, across a key 
   if (testDatabaseKind() === 'pglite') await stop(users)
   const oldKey = await currentKey(env)
   const newKid = await keysRotate(env)
-  if (testDatabaseKind() === 'pglite') users = await start(t, 'src/server.ts', env, serverListening)
+  if (testDatabaseKind() === 'pglite') users = await start(t, 'src/server.ts', env)
 
   // PostgreSQL: the running server picks the rotation up with its periodic refresh (200 ms);
   // polled until then, 60 s being a deadline for a stuck test, not a measurement.

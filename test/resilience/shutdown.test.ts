@@ -1,31 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { get, request } from 'node:http'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { childEnv, createTestDatabase, testDatabaseKind } from '../helper.js'
+import { createTestDatabase, testDatabaseKind } from '../helper.js'
 import { withAdminClient } from '../setup/databases.js'
-
-/** Starts `src/server.ts` as a real process; resolves with its base URL once it listens. */
-async function startServer (env: Record<string, string>): Promise<{ child: ChildProcess, url: string, output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: childEnv({ PORT: '0', LOG_LEVEL: 'info', ...env }),
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let output = ''
-  child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 90_000)
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString()
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
-      if (match?.[1] !== undefined) { clearTimeout(timer); resolve(match[1]) }
-    })
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited with ${code}:\n${output}`)) })
-  })
-  return { child, url, output: () => output }
-}
+import { startServerProcess as startServer } from '../server-process.js'
 
 /** The database the child uses: PGlite in a test directory, or a fresh PostgreSQL test database. */
 async function childDatabase (t: { teardown: (fn: () => unknown) => void, testdir: () => string }): Promise<{ env: Record<string, string>, connections: () => Promise<number> }> {
