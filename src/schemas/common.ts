@@ -22,9 +22,13 @@ export const Username = Type.String({
   examples: ['alice']
 })
 
+/** NIST SP 800-63B §3.1.1.2: never fewer than 8 characters (PASSWORD_MIN_LENGTH may ask for more). */
+export const PASSWORD_MIN_LENGTH_FLOOR = 8
+export const PASSWORD_MAX_LENGTH = 128
+
 export const Password = Type.String({
-  minLength: 8,
-  maxLength: 128,
+  minLength: PASSWORD_MIN_LENGTH_FLOOR,
+  maxLength: PASSWORD_MAX_LENGTH,
   description: '8-128 characters; any characters but NUL; never truncated',
   examples: ['correct horse battery staple']
 })
