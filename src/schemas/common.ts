@@ -26,10 +26,14 @@ export const Username = Type.String({
 export const PASSWORD_MIN_LENGTH_FLOOR = 8
 export const PASSWORD_MAX_LENGTH = 128
 
+/** A new password. The schema holds the fixed bounds; the password policy (src/auth/password-policy.ts) the rest. */
 export const Password = Type.String({
   minLength: PASSWORD_MIN_LENGTH_FLOOR,
   maxLength: PASSWORD_MAX_LENGTH,
-  description: '8-128 characters; any characters but NUL; never truncated',
+  description: 'PASSWORD_MIN_LENGTH (8 unless configured higher) to 128 characters, counted after Unicode NFKC ' +
+    'normalisation; any characters but NUL; never truncated; no composition rules. Refused with 400 validation_failed ' +
+    'naming this field and the reason: one of the most common passwords (any case), or a password containing ' +
+    'the username or the part of the email before the @',
   examples: ['correct horse battery staple']
 })
 
