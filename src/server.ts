@@ -19,7 +19,12 @@ export async function serve (config: Config): Promise<void> {
   server.log.info({ database: config.database.kind }, `user-service is starting: ${startingWith(config)}`)
   // fp() lifts the app's decorators (readiness, db, ...) to the server, as test/helper.ts does,
   // so tests and production run the very same shape.
-  await server.register(fp(app), { config })
+  try {
+    await server.register(fp(app), { config })
+  } catch (error) {
+    await closeAfterFailedStart(server)
+    throw error
+  }
 
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
     if (err !== undefined) server.log.error({ err }, 'shutting down after an unexpected error')
@@ -27,8 +32,18 @@ export async function serve (config: Config): Promise<void> {
     await server.close()
   })
 
-  await server.listen({ port: config.port, host: config.host })
+  try {
+    await server.listen({ port: config.port, host: config.host })
+  } catch (error) {
+    await closeAfterFailedStart(server)
+    throw error
+  }
   await announceStart(server, config)
+}
+
+/** The database may be open by now (holding DATA_DIR's lock): close what opened before the process exits. */
+async function closeAfterFailedStart (server: FastifyInstance): Promise<void> {
+  await server.close().catch((error: unknown) => { server.log.warn({ err: error }, 'closing after a failed start') })
 }
 
 /** What start-up waits for, so a slow first start says why. */

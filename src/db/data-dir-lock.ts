@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { link, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { link, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 
@@ -9,8 +9,15 @@ import { join } from 'node:path'
  * processes on one directory each replay and overwrite the other's writes. The lock is a
  * file in the directory naming its holder; it is created with link(2), which fails when the
  * name exists, so creating it is atomic and it is never seen half written.
+ *
+ * On this host a holder is alive while its process runs. Another host's processes (another
+ * container on a shared volume: its own hostname and pid namespace) cannot be looked at, so
+ * the holder touches the file every HEARTBEAT_MS and a lock left untouched for STALE_AFTER_MS
+ * is stale: a crashed container does not keep its successor out.
  */
 export const LOCK_FILE = 'user-service.lock'
+export const HEARTBEAT_MS = 15_000
+export const STALE_AFTER_MS = 4 * HEARTBEAT_MS
 
 /** Who holds a lock, and enough to tell later whether that process still runs. */
 export interface LockHolder {
@@ -45,6 +52,8 @@ const ownTokens = new Set<string>()
 export interface LockOptions {
   /** Tests: runs when a holder was found stale, before the takeover, to let another taker overtake this one. */
   beforeTakeover?: (stale: LockHolder) => Promise<void>
+  /** Tests: how often the holder touches the lock file (HEARTBEAT_MS). */
+  heartbeatMs?: number
 }
 
 export async function acquireLock (directory: string, options: LockOptions = {}): Promise<DataDirLock> {
@@ -55,7 +64,15 @@ export async function acquireLock (directory: string, options: LockOptions = {})
   try {
     await writeFile(staging, `${JSON.stringify(holder)}\n`, { mode: 0o600, flag: 'wx' })
     const tookOverFrom = await claim({ path: lockPath, staging, holder, directory, options })
-    return { holder, tookOverFrom, release: async () => release(lockPath, holder) }
+    const heartbeat = setInterval(() => { void touch(lockPath) }, options.heartbeatMs ?? HEARTBEAT_MS).unref()
+    return {
+      holder,
+      tookOverFrom,
+      release: async () => {
+        clearInterval(heartbeat)
+        await release(lockPath, holder)
+      }
+    }
   } catch (error) {
     ownTokens.delete(holder.token)
     throw error
@@ -78,17 +95,18 @@ async function claim (claiming: Claim): Promise<number | null> {
     if (await linkIfAbsent(staging, path)) return null
     const current = await readHolder(path)
     if (current === null) continue
-    if (isAlive(current)) throw new DataDirInUseError(inUseMessage(directory, current), current)
-    await options.beforeTakeover?.(current)
-    const reaping = `${path}.${current.token}.reap`
+    if (isAlive(current)) throw new DataDirInUseError(inUseMessage(directory, current), current.holder)
+    await options.beforeTakeover?.(current.holder)
+    const stale = current.holder
+    const reaping = `${path}.${stale.token}.reap`
     await claim({ ...claiming, path: reaping })
     try {
       // Only the holder of `reaping` may replace `current`; if it is gone already, start over.
-      if ((await readHolder(path))?.token === current.token) {
+      if ((await readHolder(path))?.holder.token === stale.token) {
         const replacement = `${path}.${holder.token}.new`
         await link(staging, replacement)
         await rename(replacement, path)
-        return current.pid > 0 ? current.pid : null
+        return stale.pid > 0 ? stale.pid : null
       }
     } finally {
       await rm(reaping, { force: true })
@@ -98,8 +116,14 @@ async function claim (claiming: Claim): Promise<number | null> {
 
 async function release (lockPath: string, holder: LockHolder): Promise<void> {
   if (!ownTokens.has(holder.token)) return
-  if ((await readHolder(lockPath))?.token === holder.token) await rm(lockPath, { force: true })
+  if ((await readHolder(lockPath))?.holder.token === holder.token) await rm(lockPath, { force: true })
   ownTokens.delete(holder.token)
+}
+
+/** The heartbeat: a failed touch (the directory gone, a full disk) is left to the database to report. */
+async function touch (path: string): Promise<void> {
+  const now = new Date()
+  await utimes(path, now, now).catch(() => {})
 }
 
 async function linkIfAbsent (existing: string, path: string): Promise<boolean> {
@@ -112,28 +136,32 @@ async function linkIfAbsent (existing: string, path: string): Promise<boolean> {
   }
 }
 
+/** A lock file's holder and when it last touched the file (its heartbeat). */
+interface LockFile { holder: LockHolder, touchedAt: number }
+
 /** The holder named in a lock file; null when the file is gone. A file that does not parse is a holder nobody can be. */
-async function readHolder (path: string): Promise<LockHolder | null> {
+async function readHolder (path: string): Promise<LockFile | null> {
   let text: string
+  let touchedAt: number
   try {
-    text = await readFile(path, 'utf8')
+    [text, { mtimeMs: touchedAt }] = await Promise.all([readFile(path, 'utf8'), stat(path)])
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
     throw error
   }
   try {
     const parsed = JSON.parse(text) as Partial<LockHolder>
-    if (typeof parsed.pid === 'number' && typeof parsed.token === 'string' && /^[0-9a-f]+$/.test(parsed.token)) return parsed as LockHolder
+    if (typeof parsed.pid === 'number' && typeof parsed.token === 'string' && /^[0-9a-f]+$/.test(parsed.token)) return { holder: parsed as LockHolder, touchedAt }
   } catch {
     // Not JSON: as unreadable as a wrong shape.
   }
-  return { pid: 0, host: hostname(), bootId: null, startTicks: null, since: '', token: 'unreadable' }
+  return { holder: { pid: 0, host: hostname(), bootId: null, startTicks: null, since: '', token: 'unreadable' }, touchedAt }
 }
 
-export function isAlive (holder: LockHolder): boolean {
+function isAlive ({ holder, touchedAt }: LockFile): boolean {
   if (ownTokens.has(holder.token)) return true
-  // Another machine's processes cannot be checked from here: assume it runs.
-  if (holder.host !== hostname()) return true
+  // Another host's processes cannot be looked at from here: alive while it keeps touching the file.
+  if (holder.host !== hostname()) return Date.now() - touchedAt < STALE_AFTER_MS
   if (holder.bootId !== null && bootId !== null && holder.bootId !== bootId) return false
   // Our own pid that is not one of our locks: an earlier process with this pid (pid 1 in a container).
   if (!Number.isSafeInteger(holder.pid) || holder.pid <= 0 || holder.pid === process.pid) return false
@@ -146,10 +174,11 @@ export function isAlive (holder: LockHolder): boolean {
   return holder.startTicks === null || startTicks === null || startTicks === holder.startTicks
 }
 
-function inUseMessage (directory: string, holder: LockHolder): string {
+function inUseMessage (directory: string, { holder }: LockFile): string {
   const since = holder.since === '' ? '' : `, since ${holder.since}`
   if (holder.host !== hostname()) {
-    return `DATA_DIR "${directory}" is in use by process ${holder.pid} on host ${holder.host}${since}; stop it first, or use PostgreSQL (DATABASE_URL); if it no longer runs, delete ${join(directory, LOCK_FILE)}`
+    return `DATA_DIR "${directory}" is in use by process ${holder.pid} on host ${holder.host}${since}; stop it first, or use PostgreSQL (DATABASE_URL); ` +
+      `a lock its holder stops refreshing is taken over after ${STALE_AFTER_MS / 1000} s`
   }
   return `DATA_DIR "${directory}" is in use by process ${holder.pid}${since}; stop the server (pid ${holder.pid}) first, or use PostgreSQL (DATABASE_URL) to run several processes on one database`
 }

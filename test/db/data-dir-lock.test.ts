@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
 import t from 'tap'
-import { acquireLock, DataDirInUseError, LOCK_FILE, type DataDirLock, type LockHolder } from '../../src/db/data-dir-lock.js'
+import { acquireLock, DataDirInUseError, LOCK_FILE, STALE_AFTER_MS, type DataDirLock, type LockHolder } from '../../src/db/data-dir-lock.js'
 
 /**
  * The DATA_DIR lock on its own (test/db/data-dir.test.ts runs it with real servers): who is
@@ -121,13 +122,37 @@ t.test('a lock from before a reboot is stale', { skip: !linux && 'needs /proc' }
   await lock.release()
 })
 
-t.test('a lock held on another host is never taken over; the message says how to clear it', async (t) => {
+t.test('a lock another host refreshes is refused; the message says what to do', async (t) => {
   const directory = t.testdir()
   await writeLock(directory, holder({ pid: 4242, host: 'elsewhere.example', token: 'ffff' }))
   await t.rejects(acquireLock(directory), {
     name: 'DataDirInUseError',
-    message: `DATA_DIR "${directory}" is in use by process 4242 on host elsewhere.example, since 2026-01-01T00:00:00.000Z; stop it first, or use PostgreSQL (DATABASE_URL); if it no longer runs, delete ${join(directory, LOCK_FILE)}`
+    message: `DATA_DIR "${directory}" is in use by process 4242 on host elsewhere.example, since 2026-01-01T00:00:00.000Z; stop it first, or use PostgreSQL (DATABASE_URL); a lock its holder stops refreshing is taken over after 60 s`
   })
+})
+
+t.test('a lock another host (a crashed container) stopped refreshing a minute ago is taken over', async (t) => {
+  const directory = t.testdir()
+  await writeLock(directory, holder({ pid: 1, host: 'crashed-container', token: 'ffff' }))
+  const lastTouched = new Date(Date.now() - STALE_AFTER_MS - 1000)
+  await utimes(join(directory, LOCK_FILE), lastTouched, lastTouched)
+  const lock = await acquireLock(directory)
+  t.equal(lock.tookOverFrom, 1)
+  t.equal((await lockedBy(directory)).token, lock.holder.token)
+  await lock.release()
+})
+
+t.test('the holder keeps touching its lock file while it holds it, and stops on release', async (t) => {
+  const directory = t.testdir()
+  const lock = await acquireLock(directory, { heartbeatMs: 20 })
+  const path = join(directory, LOCK_FILE)
+  const past = new Date(Date.now() - 3_600_000)
+  await utimes(path, past, past)
+  // Polls a condition, not a duration: it ends with the first heartbeat, however late it comes.
+  while ((await stat(path)).mtimeMs < past.getTime() + 1000) await delay(20)
+  t.pass('touched again after it was set an hour back')
+  await lock.release()
+  t.notOk(existsSync(path))
 })
 
 t.test('a lock file that names no holder (garbage) is stale', async (t) => {

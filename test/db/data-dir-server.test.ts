@@ -1,4 +1,6 @@
+import { once } from 'node:events'
 import { readdirSync, readFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
 import { cli } from '../cli/in-process.js'
@@ -56,4 +58,18 @@ t.test('a server started with umask 022: DATA_DIR private, one process at a time
   t.equal(await third.exited, 0)
   t.notOk(readdirSync(dataDir).includes('user-service.lock'), 'a clean stop releases the lock')
   t.same(notPrivate(dataDir), [], 'and everything is still private')
+})
+
+t.test('a server that cannot listen (its port taken) exits 1 and leaves no lock behind', { skip }, async (t) => {
+  const blocker = createServer()
+  blocker.listen(0, '127.0.0.1')
+  await once(blocker, 'listening')
+  t.teardown(() => { blocker.close() })
+  const { port } = blocker.address() as AddressInfo
+  const dataDir = join(t.testdirName, 'data')
+  const started = await failure(['src/server.ts'], { DATA_DIR: dataDir, PORT: String(port) })
+  t.equal(started.code, 1)
+  t.match(started.lines, [/^user-service: failed to start: .*EADDRINUSE/])
+  t.ok(readdirSync(dataDir).includes('PG_VERSION'), 'the database was opened first')
+  t.notOk(readdirSync(dataDir).includes('user-service.lock'), 'and closed, which released the lock')
 })
