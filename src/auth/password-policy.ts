@@ -10,8 +10,9 @@ export interface PasswordOwner {
 }
 
 /**
- * Names shorter than this are checked for equality only: a one-letter email local part ("a@…")
- * would otherwise refuse every password holding that letter. Usernames are never shorter.
+ * Names shorter than this are not looked for: a one-letter email local part ("a@…") would
+ * otherwise refuse every password holding that letter (and no password of 8 or more characters
+ * can equal one). Usernames are never shorter.
  */
 const MIN_CONTAINED_NAME_LENGTH = 3
 
@@ -49,8 +50,7 @@ export class PasswordPolicy {
     const folded = normalized.toLowerCase()
     if (commonPasswords.has(folded)) return 'is one of the most common passwords; choose one that is harder to guess'
     if (containsName(folded, owner.username)) return 'must not contain the username'
-    const email = normalizeEmail(owner.email)
-    if (containsName(folded, email.slice(0, email.lastIndexOf('@')))) return 'must not contain the email address or the part before its @'
+    if (containsName(folded, localPart(owner.email))) return 'must not contain the email address or the part before its @'
     return null
   }
 
@@ -63,6 +63,10 @@ export class PasswordPolicy {
 
 function containsName (folded: string, name: string): boolean {
   const foldedName = name.normalize('NFKC').toLowerCase()
-  if (foldedName === '') return false
-  return foldedName.length >= MIN_CONTAINED_NAME_LENGTH ? folded.includes(foldedName) : folded === foldedName
+  return [...foldedName].length >= MIN_CONTAINED_NAME_LENGTH && folded.includes(foldedName)
+}
+
+/** The part of the (already validated) address before its @. */
+function localPart (email: string): string {
+  return normalizeEmail(email).split('@')[0] ?? ''
 }
