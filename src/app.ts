@@ -32,7 +32,7 @@ export interface AppOptions {
 const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(configPlugin, { config: options.config })
   // Each plugin names the ones it depends on; this is an order that satisfies them all.
-  for (const plugin of [requestIdPlugin, gracefulClosePlugin, lingeringClosePlugin, errorsPlugin, securityPlugin, loadSheddingPlugin, breakerPlugin]) {
+  for (const plugin of [requestIdPlugin, errorsPlugin, gracefulClosePlugin, lingeringClosePlugin, securityPlugin, loadSheddingPlugin, breakerPlugin]) {
     await fastify.register(plugin)
   }
   await fastify.register(dbPlugin, { database: options.database })

@@ -52,7 +52,8 @@ export function serverOptions (config: Config, logStream?: DestinationStream): F
     // First boot of an embedded data directory (initdb, migrations, key generation) takes seconds.
     pluginTimeout: 120_000,
     trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
-    return503OnClosing: true,
+    // plugins/graceful-close.ts answers requests that come in while closing.
+    return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     ajv: { customOptions: ajvOptions }
   }
