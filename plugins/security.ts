@@ -39,7 +39,7 @@ export default fp(async (app) => {
     origin: origins.includes('*') ? true : origins.length === 0 ? false : origins,
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-ID'],
-    exposedHeaders: ['Location', 'X-Request-ID', 'Retry-After', 'WWW-Authenticate'],
+    exposedHeaders: ['Location', 'X-Request-ID', 'Retry-After', 'WWW-Authenticate', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'],
     maxAge: 600
   })
 }, { name: 'security', dependencies: ['config'] })

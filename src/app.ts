@@ -14,6 +14,7 @@ import securityPlugin from '../plugins/security.js'
 import servicesPlugin from '../plugins/services.js'
 import sessionsPrunePlugin from '../plugins/sessions-prune.js'
 import swaggerPlugin from '../plugins/swagger.js'
+import rateLimitPlugin from '../plugins/rate-limit.js'
 import protectedRoutes from '../routes/protected/index.js'
 import authRoutes from '../routes/public/auth/index.js'
 import healthRoutes from '../routes/public/health/index.js'
@@ -36,7 +37,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
     await fastify.register(plugin)
   }
   await fastify.register(dbPlugin, { database: options.database })
-  for (const plugin of [metricsPlugin, authPlugin, servicesPlugin, sessionsPrunePlugin, swaggerPlugin]) await fastify.register(plugin)
+  for (const plugin of [metricsPlugin, rateLimitPlugin, authPlugin, servicesPlugin, sessionsPrunePlugin, swaggerPlugin]) await fastify.register(plugin)
 
   // JSON only, except where a route plugin adds a parser (the OAuth token endpoint).
   fastify.removeContentTypeParser('text/plain')

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { ErrorObject } from 'ajv'
 import { envSchema } from 'env-schema'
+import { DEFAULT_RATE_LIMITS, RATE_LIMIT_RULES, type RateLimitRule } from './rate-limit/rules.js'
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH_FLOOR } from './schemas/common.js'
 
 /** A string that must be one of `values`: Ajv reports it as one error with the allowed values. */
@@ -53,7 +54,17 @@ export const EnvSchema = Type.Object({
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 104857600, default: 1048576 }),
   CORS_ORIGINS: Type.String({ default: '' }),
   TRUST_PROXY: Type.String({ default: 'false' }),
-  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info')
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^(rediss?://.+)?$' })),
+  REDIS_KEY_PREFIX: Type.String({ minLength: 1, maxLength: 64, default: 'user-service:' }),
+  REDIS_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 5000, default: 50 }),
+  RATE_LIMIT_ENABLED: Type.Boolean({ default: true }),
+  RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 60 }),
+  RATE_LIMIT_SIGNIN_MAX: Type.Integer({ minimum: 1, maximum: 1000000, default: DEFAULT_RATE_LIMITS.signin }),
+  RATE_LIMIT_REGISTER_MAX: Type.Integer({ minimum: 1, maximum: 1000000, default: DEFAULT_RATE_LIMITS.register }),
+  RATE_LIMIT_REFRESH_MAX: Type.Integer({ minimum: 1, maximum: 1000000, default: DEFAULT_RATE_LIMITS.refresh }),
+  RATE_LIMIT_SESSIONS_MAX: Type.Integer({ minimum: 1, maximum: 1000000, default: DEFAULT_RATE_LIMITS.sessions }),
+  RATE_LIMIT_INTROSPECT_MAX: Type.Integer({ minimum: 1, maximum: 1000000, default: DEFAULT_RATE_LIMITS.introspect })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -101,6 +112,13 @@ export interface Config {
   logLevel: string
   /** Signing keys in the database (asymmetric algorithms): encryption at rest and refresh interval. */
   keys: { encryptionKey: string | null; refreshIntervalMs: number }
+  /** Per-IP limits on the /auth routes: requests per address per window, by rule. */
+  rateLimit: { enabled: boolean; windowMs: number; max: Record<RateLimitRule, number> }
+  /**
+   * Redis for counters shared by every instance (null: counted in the process); keys start with
+   * keyPrefix; a call without an answer within timeoutMs is counted in the process instead.
+   */
+  redis: { url: string; keyPrefix: string; timeoutMs: number } | null
 }
 
 const MIN_KEYS_ENCRYPTION_KEY_LENGTH = 32
@@ -126,12 +144,13 @@ export function loadConfig (source: NodeJS.ProcessEnv = process.env, options: { 
 }
 
 /** Variables whose value may be a secret (a password in a URL, a key): never echoed back. */
-const SECRET_VARIABLES = new Set(['DATABASE_URL', 'JWT_SECRET_KEY', 'KEYS_ENCRYPTION_KEY'])
+const SECRET_VARIABLES = new Set(['DATABASE_URL', 'JWT_SECRET_KEY', 'KEYS_ENCRYPTION_KEY', 'REDIS_URL'])
 
 /** What a pattern-checked variable must look like, in words. */
 const PATTERN_HINTS: Record<string, string> = {
   DATABASE_URL: 'must be a PostgreSQL URL (postgres://user:password@host:5432/database) or memory://',
-  PUBLIC_URL: 'must be the http(s) URL clients use to reach the service, such as https://auth.example.com'
+  PUBLIC_URL: 'must be the http(s) URL clients use to reach the service, such as https://auth.example.com',
+  REDIS_URL: 'must be a Redis URL such as redis://:password@redis.internal:6379/0 (rediss:// for TLS)'
 }
 
 /** Why a bound is what it is, after "must be at least N". */
@@ -159,6 +178,8 @@ function describeIssue (name: string, issue: ErrorObject): string {
     case 'enum': return `must be one of ${(params.allowedValues as string[]).join(', ')}`
     case 'type': return params.type === 'boolean' ? 'must be true or false' : `must be ${params.type === 'integer' ? 'an integer' : `a ${String(params.type)}`}`
     case 'minimum': return `must be at least ${String(params.limit)}${MINIMUM_HINTS[name] ?? ''}`
+    case 'minLength': return `must be at least ${String(params.limit)} characters`
+    case 'maxLength': return `must be at most ${String(params.limit)} characters`
     case 'maximum': return `must be at most ${String(params.limit)}`
     case 'pattern': return PATTERN_HINTS[name] ?? 'has an invalid format'
     case 'required': return 'is required'
@@ -244,7 +265,13 @@ function deriveConfig (env: Env): Config {
     corsOrigins: parseCorsOrigins(env.CORS_ORIGINS),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     logLevel: env.LOG_LEVEL,
-    keys: { encryptionKey, refreshIntervalMs: env.KEYS_REFRESH_INTERVAL_MS }
+    keys: { encryptionKey, refreshIntervalMs: env.KEYS_REFRESH_INTERVAL_MS },
+    rateLimit: {
+      enabled: env.RATE_LIMIT_ENABLED,
+      windowMs: env.RATE_LIMIT_WINDOW_SECONDS * 1000,
+      max: Object.fromEntries(RATE_LIMIT_RULES.map((rule) => [rule, env[`RATE_LIMIT_${rule.toUpperCase() as Uppercase<RateLimitRule>}_MAX`]])) as Record<RateLimitRule, number>
+    },
+    redis: env.REDIS_URL === undefined || env.REDIS_URL === '' ? null : { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, timeoutMs: env.REDIS_TIMEOUT_MS }
   }
 }
 

@@ -94,6 +94,7 @@ export function toOAuthError (error: AppError, special: (error: AppError) => OAu
   if (own !== undefined) return own
   switch (error.code) {
     case 'service_unavailable': return new OAuthError('temporarily_unavailable', error.message, 503, error.headers)
+    case 'too_many_requests': return new OAuthError('too_many_requests', error.message, 429, error.headers)
     case 'internal_error': return new OAuthError('server_error', error.message, 500)
     default: return new OAuthError('invalid_request', error.message, error.status, error.headers)
   }

@@ -87,6 +87,8 @@ export type OAuthErrorCode =
   | 'invalid_scope'
   | 'temporarily_unavailable'
   | 'server_error'
+  // Not in RFC 6749: the per-IP limits and login throttling (429 with Retry-After).
+  | 'too_many_requests'
   // RFC 6750 §3.1, for endpoints that take a bearer token (introspection).
   | 'invalid_token'
   | 'insufficient_scope'

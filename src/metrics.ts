@@ -20,6 +20,8 @@ export class ServiceMetrics implements PasswordWorkObserver, LoginObserver {
   readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>
   readonly logins: Counter<'result'>
   readonly passwordHashing: Histogram<'operation'>
+  readonly rateLimited: Counter<'rule'>
+  readonly rateLimitFallbacks: Counter
 
   constructor () {
     const registers = [this.registry]
@@ -42,6 +44,17 @@ export class ServiceMetrics implements PasswordWorkObserver, LoginObserver {
       help: 'argon2id work by operation: hash (registration, password change, rehash) or verify (login, password checks)',
       labelNames: ['operation'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers
+    })
+    this.rateLimited = new Counter({
+      name: 'http_rate_limited_total',
+      help: 'Requests refused with 429 by the per-IP limits, by rule (signin, register, refresh, sessions, introspect)',
+      labelNames: ['rule'],
+      registers
+    })
+    this.rateLimitFallbacks = new Counter({
+      name: 'rate_limit_redis_fallbacks_total',
+      help: 'Requests whose rate-limit counting fell back to this process because Redis was unreachable or slower than REDIS_TIMEOUT_MS',
       registers
     })
   }

@@ -91,3 +91,29 @@ t.test('NODE_ENV=production refuses insecure settings', async (t) => {
   t.throws(() => loadConfig({ ...production, CORS_ORIGINS: '*' }), { message: /CORS_ORIGINS/ })
   t.equal(loadConfig(production).isProduction, true)
 })
+
+t.test('rate limits and Redis: defaults, per-rule settings, clear messages that never echo a Redis password', async (t) => {
+  const defaults = loadConfig({})
+  t.same(defaults.rateLimit, { enabled: true, windowMs: 60000, max: { signin: 20, register: 10, refresh: 60, sessions: 120, introspect: 3000 } })
+  t.equal(defaults.redis, null, 'no REDIS_URL: counters in the process')
+  t.equal(loadConfig({ REDIS_URL: '' }).redis, null)
+  t.same(loadConfig({ REDIS_URL: 'rediss://:pw@redis.internal:6380/2', REDIS_KEY_PREFIX: 'auth:' }).redis, { url: 'rediss://:pw@redis.internal:6380/2', keyPrefix: 'auth:', timeoutMs: 50 })
+  const custom = loadConfig({ RATE_LIMIT_ENABLED: 'false', RATE_LIMIT_WINDOW_SECONDS: '300', RATE_LIMIT_SIGNIN_MAX: '5', RATE_LIMIT_INTROSPECT_MAX: '100000' })
+  t.same(custom.rateLimit, { enabled: false, windowMs: 300000, max: { signin: 5, register: 10, refresh: 60, sessions: 120, introspect: 100000 } })
+
+  const message = (env: Record<string, string>): string => {
+    try {
+      loadConfig(env)
+    } catch (error) {
+      return (error as Error).message
+    }
+    return 'accepted'
+  }
+  const secretUrl = message({ REDIS_URL: 'http://:hunter2@redis.internal:6379' })
+  t.equal(secretUrl, 'invalid configuration: REDIS_URL must be a Redis URL such as redis://:password@redis.internal:6379/0 (rediss:// for TLS)')
+  t.notMatch(secretUrl, /hunter2/)
+  t.equal(message({ RATE_LIMIT_ENABLED: 'sometimes' }), 'invalid configuration: RATE_LIMIT_ENABLED must be true or false (got "sometimes")')
+  t.equal(message({ RATE_LIMIT_SIGNIN_MAX: '0' }), 'invalid configuration: RATE_LIMIT_SIGNIN_MAX must be at least 1 (got "0")')
+  t.equal(message({ RATE_LIMIT_WINDOW_SECONDS: '1.5' }), 'invalid configuration: RATE_LIMIT_WINDOW_SECONDS must be an integer (got "1.5")')
+  t.equal(message({ REDIS_KEY_PREFIX: 'p'.repeat(65) }), `invalid configuration: REDIS_KEY_PREFIX must be at most 64 characters (got "${'p'.repeat(65)}")`)
+})

@@ -24,7 +24,9 @@ export function childEnv (env: Record<string, string> = {}): Record<string, stri
 export const baseEnv: Record<string, string> = {
   LOG_LEVEL: 'silent',
   MIGRATE_ON_START: 'false',
-  PUBLIC_URL: 'http://user-service.test'
+  PUBLIC_URL: 'http://user-service.test',
+  // Most tests send many requests from one address; test/rate-limit/ turns the limits on.
+  RATE_LIMIT_ENABLED: 'false'
 }
 
 export function testConfig (env: Record<string, string> = {}): Config {

@@ -25,6 +25,15 @@ export const REQUEST_ID = header('X-Request-ID', 'The id of this request in the 
 export const RETRY_AFTER = header('Retry-After', 'Whole seconds to wait before trying again: until the database circuit breaker ' +
   'half-opens, or 5 while the service sheds load', 5, 'RetryAfter')
 export const NO_STORE = header('Cache-Control', 'No cache may keep this answer (tokens, personal data, or a state that changes)', 'no-store', 'NoStore')
+/** The per-IP limit of the route (IETF draft-ietf-httpapi-ratelimit-headers), on every answer while limits are on. */
+export const RATE_LIMIT = {
+  ...header('RateLimit-Limit', 'Requests this address may send to this kind of route per window', 20, 'RateLimitLimit'),
+  ...header('RateLimit-Remaining', 'Requests left in the current window', 19, 'RateLimitRemaining'),
+  ...header('RateLimit-Reset', 'Whole seconds until the current window ends', 42, 'RateLimitReset')
+}
+/** Retry-After of a 429: until the rate-limit window ends. */
+export const RATE_LIMIT_RETRY_AFTER = header('Retry-After', 'Whole seconds to wait before trying again: until this address\'s ' +
+  'rate-limit window ends', 42, 'RateLimitRetryAfter')
 /** What the OAuth endpoints send on every answer (RFC 6749 §5.1). */
 export const OAUTH_NO_STORE = { ...NO_STORE, ...header('Pragma', 'For HTTP/1.0 caches, as RFC 6749 §5.1 asks', 'no-cache', 'PragmaNoCache') }
 export const LOCATION = header('Location', 'The path of the new account', '/api/v1/users/0193a8f0-6b7c-7a3e-9a51-0f1d2e3c4b5a', 'Location')

@@ -2,7 +2,7 @@ import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox
 import { errorCatalogue, type ErrorCode, type OAuthErrorCode } from '../errors.js'
 import { OAuthErrorBody } from './auth.js'
 import { Problem } from './common.js'
-import { BASIC_CHALLENGE, BEARER_CHALLENGE, INSUFFICIENT_SCOPE_CHALLENGE, NO_STORE, OAUTH_NO_STORE, REQUEST_ID, RETRY_AFTER, type Headers } from './headers.js'
+import { BASIC_CHALLENGE, BEARER_CHALLENGE, INSUFFICIENT_SCOPE_CHALLENGE, NO_STORE, OAUTH_NO_STORE, RATE_LIMIT, RATE_LIMIT_RETRY_AFTER, REQUEST_ID, RETRY_AFTER, type Headers } from './headers.js'
 
 /**
  * Response schemas that also say, for the OpenAPI document, which headers an answer carries
@@ -37,6 +37,11 @@ const problemSpecs: Record<number, ErrorSpec> = {
   415: {
     description: 'The body is not application/json',
     example: problemExample('unsupported_media_type', 'unsupported content type: send the body as application/json', '/api/v1/auth/register')
+  },
+  429: {
+    description: 'Too many requests from this address to this kind of route (per-IP limit); see Retry-After',
+    example: problemExample('too_many_requests', 'too many requests from this address; try again in 42 s', '/api/v1/auth/login'),
+    headers: { ...RATE_LIMIT, ...RATE_LIMIT_RETRY_AFTER }
   },
   500: {
     description: 'An unexpected error; the log has its cause under the request id',
@@ -81,6 +86,11 @@ const oauthSpecs: Record<number, ErrorSpec> = {
   415: {
     description: 'The body is neither application/x-www-form-urlencoded nor application/json',
     example: oauthExample('invalid_request', 'unsupported content type: send the body as application/json')
+  },
+  429: {
+    description: 'Too many requests from this address to this kind of route (per-IP limit); see Retry-After',
+    example: oauthExample('too_many_requests', 'too many requests from this address; try again in 42 s'),
+    headers: { ...RATE_LIMIT, ...RATE_LIMIT_RETRY_AFTER }
   },
   500: { description: 'An unexpected error; the log has its cause under the request id', example: oauthExample('server_error', 'an unexpected error occurred; quote the request_id when reporting it') },
   503: {

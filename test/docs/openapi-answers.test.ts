@@ -6,7 +6,10 @@ import { bearer, buildApp, registerAccount } from '../helper.js'
 import { operationsOf, type OpenApiDocument, type Operation } from './openapi-document.js'
 
 /** The headers the document must declare wherever an answer carries them. */
-const DECLARED_HEADERS = ['location', 'www-authenticate', 'retry-after', 'cache-control', 'pragma', 'x-request-id']
+const DECLARED_HEADERS = ['location', 'www-authenticate', 'retry-after', 'cache-control', 'pragma', 'x-request-id',
+  'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset']
+/** Rate limits on (so the RateLimit-* headers are there to check), too high to be reached. */
+const HIGH_LIMITS = Object.fromEntries(['SIGNIN', 'REGISTER', 'REFRESH', 'SESSIONS', 'INTROSPECT'].map((rule) => [`RATE_LIMIT_${rule}_MAX`, '1000000']))
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 
 interface Exchange { name: string, operation: Operation, response: LightMyRequestResponse }
@@ -52,14 +55,8 @@ t.test('every answer the service gives is declared in the document, with its med
   const faults = new Faults()
   const database = await createFaultyDatabase(faults)
   t.teardown(database.drop)
-  const { app } = await buildApp(t, { database, env: { BODY_LIMIT_BYTES: '1024' } })
-  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<OpenApiDocument>()
-  const operations = operationsOf(doc).map(({ method, path, operation }) => ({
-    method: method.toUpperCase() as InjectOptions['method'] & string,
-    path,
-    url: path.replace('{id}', randomUUID()),
-    operation
-  }))
+  const { app } = await buildApp(t, { database, env: { BODY_LIMIT_BYTES: '1024', RATE_LIMIT_ENABLED: 'true', ...HIGH_LIMITS } })
+  const operations = await operationsOfApp(app)
   const token = bearer((await registerAccount(app)).accessToken)
   const valid = await validRequests(app)
 
@@ -74,6 +71,42 @@ t.test('every answer the service gives is declared in the document, with its med
   faults.down = true
   for (const operation of operations) await send(operation, { headers: token })
 
+  const { statuses, undeclared } = check(exchanges)
+  t.same(undeclared, [], `all ${exchanges.length} answers are declared`)
+  t.same([...statuses].sort(), [200, 201, 204, 400, 401, 403, 404, 409, 413, 415, 503], 'the requests provoked every kind of answer but 500')
+})
+
+t.test('every rate-limited operation declares its 429, with Retry-After and RateLimit-* headers', async (t) => {
+  const limits = Object.fromEntries(Object.keys(HIGH_LIMITS).map((name) => [name, '1']))
+  const { app } = await buildApp(t, { env: { RATE_LIMIT_ENABLED: 'true', ...limits } })
+  const exchanges: Exchange[] = []
+  const limited: string[] = []
+  for (const { method, url, path, operation } of await operationsOfApp(app)) {
+    if (!path.startsWith('/api/v1/auth/')) continue
+    limited.push(`${method} ${path}`)
+    // Two requests: the first may be counted against a budget another operation shares.
+    for (let i = 0; i < 2; i++) {
+      exchanges.push({ name: `${method} ${url}`, operation, response: await app.inject({ method, url }) })
+    }
+  }
+  const { undeclared } = check(exchanges)
+  t.same(undeclared, [], `all ${exchanges.length} answers are declared`)
+  const refused = new Set(exchanges.filter((exchange) => exchange.response.statusCode === 429).map((exchange) => exchange.name.replace(/[0-9a-f-]{36}$/, '{id}')))
+  t.same([...refused].sort(), limited.sort(), 'every /auth operation answered 429 once past its limit')
+})
+
+async function operationsOfApp (app: FastifyInstance): Promise<Array<{ method: InjectOptions['method'] & string, path: string, url: string, operation: Operation }>> {
+  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<OpenApiDocument>()
+  return operationsOf(doc).map(({ method, path, operation }) => ({
+    method: method.toUpperCase() as InjectOptions['method'] & string,
+    path,
+    url: path.replace('{id}', randomUUID()),
+    operation
+  }))
+}
+
+/** The statuses seen, and each answer (or its media type or header) the document does not declare. */
+function check (exchanges: Exchange[]): { statuses: Set<number>, undeclared: string[] } {
   const statuses = new Set<number>()
   const undeclared: string[] = []
   for (const { name, operation, response } of exchanges) {
@@ -91,6 +124,5 @@ t.test('every answer the service gives is declared in the document, with its med
       undeclared.push(`${answer}: ${header}`)
     }
   }
-  t.same(undeclared, [], `all ${exchanges.length} answers are declared`)
-  t.same([...statuses].sort(), [200, 201, 204, 400, 401, 403, 404, 409, 413, 415, 503], 'the requests provoked every kind of answer but 500')
-})
+  return { statuses, undeclared }
+}

@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { AuthResponse, LoginBody, RefreshBody, RegisterBody, TokenResponse } from '../../../src/schemas/auth.js'
 import { paths } from '../../../src/paths.js'
-import { LOCATION, NO_STORE } from '../../../src/schemas/headers.js'
+import { rateLimited } from '../../../src/rate-limit/rules.js'
+import { LOCATION, NO_STORE, RATE_LIMIT } from '../../../src/schemas/headers.js'
 import { INVALID_REFRESH, publicResponses } from '../../../src/schemas/responses.js'
 import { toUserRead } from '../../../src/schemas/users.js'
 import { clientContext } from '../../client-context.js'
@@ -10,7 +11,9 @@ import introspectRoute from './introspect.js'
 import tokenRoute from './token.js'
 
 /** Login and refresh set Cache-Control before they are done: an error of theirs may carry it too. */
-const signInResponses = publicResponses.with(NO_STORE)
+const signInResponses = publicResponses.with({ ...NO_STORE, ...RATE_LIMIT })
+/** Every answer of a rate-limited route may carry the RateLimit-* headers. */
+const limitedResponses = publicResponses.with(RATE_LIMIT)
 
 const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Every route here needs the database: with the breaker open, 503 before any hashing.
@@ -27,10 +30,11 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       security: [],
       body: RegisterBody,
       response: {
-        201: publicResponses.json(Type.Ref(AuthResponse), 'Registered and signed in: the account and its first tokens', { ...LOCATION, ...NO_STORE }),
-        ...publicResponses.errors(400, 409, 413, 415, 500, 503)
+        201: limitedResponses.json(Type.Ref(AuthResponse), 'Registered and signed in: the account and its first tokens', { ...LOCATION, ...NO_STORE }),
+        ...limitedResponses.errors(400, 409, 413, 415, 429, 500, 503)
       }
-    }
+    },
+    config: rateLimited('register')
   }, async (request, reply) => {
     const { user, tokens } = await app.authService.register(request.body, clientContext(request))
     return reply.code(201)
@@ -48,9 +52,10 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: LoginBody,
       response: {
         200: signInResponses.json(Type.Ref(AuthResponse), 'Signed in: the account and its tokens'),
-        ...signInResponses.errors(400, 401, 403, 413, 415, 500, 503)
+        ...signInResponses.errors(400, 401, 403, 413, 415, 429, 500, 503)
       }
-    }
+    },
+    config: rateLimited('signin')
   }, async (request, reply) => {
     const user = await app.authService.verifyCredentials(request.body.login, request.body.password)
     return reply.header('cache-control', 'no-store')
@@ -68,9 +73,10 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: RefreshBody,
       response: {
         200: signInResponses.json(Type.Ref(TokenResponse), 'A new access token and the successor of the refresh token'),
-        ...signInResponses.errors(INVALID_REFRESH, 413, 415, 500, 503)
+        ...signInResponses.errors(INVALID_REFRESH, 413, 415, 429, 500, 503)
       }
-    }
+    },
+    config: rateLimited('refresh')
   }, async (request, reply) => {
     return reply.header('cache-control', 'no-store')
       .send(await app.authService.refresh(request.body.refresh_token, clientContext(request)))

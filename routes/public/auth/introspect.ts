@@ -5,7 +5,12 @@ import { AppError, OAuthError } from '../../../src/errors.js'
 import { setUpOAuthEndpoint } from './oauth-endpoint.js'
 import { bearerSecurity } from '../../../src/schemas/common.js'
 import { IntrospectionBody, IntrospectionResponse } from '../../../src/schemas/introspection.js'
-import { bearerOAuthResponses, TOKEN_REQUIRED } from '../../../src/schemas/responses.js'
+import { rateLimited } from '../../../src/rate-limit/rules.js'
+import { RATE_LIMIT } from '../../../src/schemas/headers.js'
+import { bearerOAuthResponses as bearerOAuthFamily, TOKEN_REQUIRED } from '../../../src/schemas/responses.js'
+
+/** Every answer of a rate-limited route may carry the RateLimit-* headers. */
+const bearerOAuthResponses = bearerOAuthFamily.with(RATE_LIMIT)
 
 const REALM = 'Bearer realm="user-service"'
 
@@ -42,9 +47,10 @@ const introspectRoute: FastifyPluginAsyncTypebox = async (app) => {
       body: IntrospectionBody,
       response: {
         200: bearerOAuthResponses.json(IntrospectionResponse, 'What the token is, or only `{"active":false}`'),
-        ...bearerOAuthResponses.errors(TOKEN_REQUIRED, 401, 403, 413, 415, 500, 503)
+        ...bearerOAuthResponses.errors(TOKEN_REQUIRED, 401, 403, 413, 415, 429, 500, 503)
       }
-    }
+    },
+    config: rateLimited('introspect')
   }, async (request) => {
     const token = request.body.token
     if (token === undefined || token === '') throw new OAuthError('invalid_request', 'token is required')

@@ -3,7 +3,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { OAuthError, type AppError } from '../../../src/errors.js'
 import { clientContext } from '../../client-context.js'
 import { RevokeRequestBody, TokenRequestBody, TokenResponse } from '../../../src/schemas/auth.js'
-import { oauthResponses, TOKEN_REQUIRED } from '../../../src/schemas/responses.js'
+import { rateLimited } from '../../../src/rate-limit/rules.js'
+import { RATE_LIMIT } from '../../../src/schemas/headers.js'
+import { oauthResponses as oauthFamily, TOKEN_REQUIRED } from '../../../src/schemas/responses.js'
 import { setUpOAuthEndpoint } from './oauth-endpoint.js'
 import { Type } from '@sinclair/typebox'
 
@@ -16,6 +18,9 @@ function grantError (error: AppError): OAuthError | undefined {
     default: return undefined
   }
 }
+
+/** Every answer of a rate-limited route may carry the RateLimit-* headers. */
+const oauthResponses = oauthFamily.with(RATE_LIMIT)
 
 const BASIC_CHALLENGE = { 'www-authenticate': 'Basic realm="user-service"' }
 
@@ -78,9 +83,10 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
       body: TokenRequestBody,
       response: {
         200: oauthResponses.json(Type.Ref(TokenResponse), 'An access token and a refresh token (a new one, with the refresh_token grant)'),
-        ...oauthResponses.errors(400, 401, 413, 415, 500, 503)
+        ...oauthResponses.errors(400, 401, 413, 415, 429, 500, 503)
       }
-    }
+    },
+    config: rateLimited('signin')
   }, async (request) => {
     const body = readTokenRequest(request, request.body)
     switch (body.grant_type) {
@@ -114,9 +120,10 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
       response: {
         // RFC 7009 §2.2: 200 with no body.
         200: oauthResponses.empty<undefined>('Revoked, or nothing to revoke; no body'),
-        ...oauthResponses.errors(TOKEN_REQUIRED, 401, 413, 415, 500, 503)
+        ...oauthResponses.errors(TOKEN_REQUIRED, 401, 413, 415, 429, 500, 503)
       }
-    }
+    },
+    config: rateLimited('sessions')
   }, async (request, reply) => {
     const body = readTokenRequest(request, request.body)
     if (body.token === undefined) throw new OAuthError('invalid_request', 'token is required')
