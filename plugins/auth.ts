@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import { accessTokenVerifyOptions, bodyTokenVerifier, claimsRefusal, tokenUser } from '../src/auth/access-tokens.js'
 import { KeyDecryptionError } from '../src/auth/keys/key-material.js'
 import { KeyStore } from '../src/auth/keys/key-store.js'
+import { PasswordPolicy } from '../src/auth/password-policy.js'
 import { PasswordHasher } from '../src/auth/passwords.js'
 import { TokenService, type AccessTokenClaims } from '../src/auth/tokens.js'
 import { isMissingTable } from '../src/db/errors.js'
@@ -13,6 +14,8 @@ import { AppError } from '../src/errors.js'
 declare module 'fastify' {
   interface FastifyInstance {
     passwords: PasswordHasher
+    /** What a new password must be; every way of setting one checks it. */
+    passwordPolicy: PasswordPolicy
     tokens: TokenService
     keyStore: KeyStore
     /** The claims of a valid access token of ours, or undefined (expired, forged, not a JWT...). */
@@ -67,6 +70,7 @@ export default fp(async (app) => {
 
   app.decorate('keyStore', keyStore)
   app.decorate('passwords', new PasswordHasher(app.config.argon2, app.metrics ?? undefined))
+  app.decorate('passwordPolicy', new PasswordPolicy(app.config.passwordPolicy.minLength))
   app.decorate('tokens', new TokenService(keyStore, jwt))
   app.decorateRequest('currentUser', null as unknown as UserRow)
   app.decorateRequest('currentSessionId', null)

@@ -15,5 +15,5 @@ export default fp(async (app) => {
   const sessions = new SessionsService(app.db, app.config.sessions)
   app.decorate('sessionsService', sessions)
   app.decorate('usersService', new UsersService(app.db))
-  app.decorate('authService', new AuthService(app.db, app.passwords, app.tokens, sessions, app.metrics ?? undefined))
+  app.decorate('authService', new AuthService(app.db, app.passwords, app.passwordPolicy, app.tokens, sessions, app.metrics ?? undefined))
 }, { name: 'services', dependencies: ['db', 'auth', 'metrics'] })

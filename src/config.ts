@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import type { ErrorObject } from 'ajv'
 import { envSchema } from 'env-schema'
 import { DEFAULT_RATE_LIMITS, RATE_LIMIT_RULES, type RateLimitRule } from './rate-limit/rules.js'
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH_FLOOR } from './schemas/common.js'
 
 /** A string that must be one of `values`: Ajv reports it as one error with the allowed values. */
 function oneOf<T extends string> (values: readonly T[], defaultValue: T) {
@@ -49,6 +50,7 @@ export const EnvSchema = Type.Object({
   ARGON2_MEMORY_KIB: Type.Integer({ minimum: 1024, maximum: 4194304, default: 19456 }),
   ARGON2_TIME_COST: Type.Integer({ minimum: 1, maximum: 100, default: 2 }),
   ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
+  PASSWORD_MIN_LENGTH: Type.Integer({ minimum: PASSWORD_MIN_LENGTH_FLOOR, maximum: PASSWORD_MAX_LENGTH, default: PASSWORD_MIN_LENGTH_FLOOR }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 104857600, default: 1048576 }),
   CORS_ORIGINS: Type.String({ default: '' }),
   TRUST_PROXY: Type.String({ default: 'false' }),
@@ -92,6 +94,8 @@ export interface Config {
     audience: string
   }
   argon2: { memoryKib: number; timeCost: number; parallelism: number }
+  /** What a new password must be (src/auth/password-policy.ts). */
+  passwordPolicy: { minLength: number }
   sessions: {
     /** Absolute lifetime of a session (and of its refresh tokens). */
     absoluteDays: number
@@ -149,6 +153,11 @@ const PATTERN_HINTS: Record<string, string> = {
   REDIS_URL: 'must be a Redis URL such as redis://:password@redis.internal:6379/0 (rediss:// for TLS)'
 }
 
+/** Why a bound is what it is, after "must be at least N". */
+const MINIMUM_HINTS: Record<string, string> = {
+  PASSWORD_MIN_LENGTH: ', the shortest password NIST SP 800-63B allows'
+}
+
 /** One clause per bad variable, with the allowed values and what was given (unless secret). */
 function describeEnvError (error: unknown, source: NodeJS.ProcessEnv): string {
   const issues = (error as { errors?: ErrorObject[] }).errors
@@ -168,7 +177,7 @@ function describeIssue (name: string, issue: ErrorObject): string {
   switch (issue.keyword) {
     case 'enum': return `must be one of ${(params.allowedValues as string[]).join(', ')}`
     case 'type': return params.type === 'boolean' ? 'must be true or false' : `must be ${params.type === 'integer' ? 'an integer' : `a ${String(params.type)}`}`
-    case 'minimum': return `must be at least ${String(params.limit)}`
+    case 'minimum': return `must be at least ${String(params.limit)}${MINIMUM_HINTS[name] ?? ''}`
     case 'minLength': return `must be at least ${String(params.limit)} characters`
     case 'maxLength': return `must be at most ${String(params.limit)} characters`
     case 'maximum': return `must be at most ${String(params.limit)}`
@@ -245,6 +254,7 @@ function deriveConfig (env: Env): Config {
       timeCost: env.ARGON2_TIME_COST,
       parallelism: env.ARGON2_PARALLELISM
     },
+    passwordPolicy: { minLength: env.PASSWORD_MIN_LENGTH },
     sessions: {
       absoluteDays: env.REFRESH_TOKEN_EXPIRE_DAYS,
       idleDays: env.REFRESH_TOKEN_IDLE_DAYS,

@@ -10,6 +10,7 @@ t.test('defaults: embedded PGlite under ./data, RS256, OWASP argon2 parameters',
   t.equal(config.migrateOnStart, true)
   t.same(config.jwt, { algorithm: 'RS256', secretKey: null, expireMinutes: 15, issuer: 'http://127.0.0.1:3000', audience: 'user-service' })
   t.same(config.argon2, { memoryKib: 19456, timeCost: 2, parallelism: 1 })
+  t.same(config.passwordPolicy, { minLength: 8 })
   t.equal(config.bodyLimitBytes, 1048576)
   t.equal(config.trustProxy, false)
 })
@@ -29,6 +30,7 @@ t.test('derived values', async (t) => {
   t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true)
   t.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2)
   t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8,127.0.0.1' }).trustProxy, ['10.0.0.0/8', '127.0.0.1'])
+  t.same(loadConfig({ PASSWORD_MIN_LENGTH: '12' }).passwordPolicy, { minLength: 12 })
 })
 
 t.test('a bad value is refused with a message naming the variable', async (t) => {
@@ -76,6 +78,10 @@ t.test('a refusal is one clause per variable, with the allowed values and what w
   const secretUrl = message({ DATABASE_URL: 'mysql://admin:hunter2@db/app' })
   t.equal(secretUrl, 'invalid configuration: DATABASE_URL must be a PostgreSQL URL (postgres://user:password@host:5432/database) or memory://')
   t.notMatch(secretUrl, /hunter2/, 'a URL that may hold a password is not echoed')
+  t.equal(message({ PASSWORD_MIN_LENGTH: '6' }),
+    'invalid configuration: PASSWORD_MIN_LENGTH must be at least 8, the shortest password NIST SP 800-63B allows (got "6")')
+  t.equal(message({ PASSWORD_MIN_LENGTH: '129' }), 'invalid configuration: PASSWORD_MIN_LENGTH must be at most 128 (got "129")')
+  t.equal(message({ PASSWORD_MIN_LENGTH: 'twelve' }), 'invalid configuration: PASSWORD_MIN_LENGTH must be an integer (got "twelve")')
 })
 
 t.test('NODE_ENV=production refuses insecure settings', async (t) => {

@@ -4,6 +4,7 @@ import { AppError } from '../errors.js'
 import type { TokenResponseType } from '../schemas/auth.js'
 import { deleteUser, findUserByLogin, updateUser } from '../users/users.repository.js'
 import { accountGone, newUserRow, throwAccountConflict, type NewAccount } from '../users/users.service.js'
+import type { PasswordPolicy } from './password-policy.js'
 import type { PasswordHasher } from './passwords.js'
 import { revokeSessions } from './sessions/sessions.repository.js'
 import type { ClientContext, SessionsService } from './sessions/sessions.service.js'
@@ -20,6 +21,7 @@ export class AuthService {
   constructor (
     private readonly db: Kysely<Database>,
     private readonly passwords: PasswordHasher,
+    private readonly policy: PasswordPolicy,
     private readonly tokens: TokenService,
     private readonly sessions: SessionsService,
     private readonly observer?: LoginObserver
@@ -27,6 +29,7 @@ export class AuthService {
 
   /** Creates the account and its first session in one statement; hashing happens first, holding no connection. */
   async register (input: NewAccount & { password: string }, context: ClientContext): Promise<{ user: UserRow, tokens: TokenResponseType }> {
+    this.policy.check(input.password, input)
     const account = newUserRow(input, await this.passwords.hash(input.password))
     const { user, sessionId, refreshToken } = await this.sessions.startForNewAccount(account, context).catch(throwAccountConflict)
     return { user, tokens: { ...await this.tokens.issueAccessToken(user, sessionId), refresh_token: refreshToken } }
@@ -66,6 +69,8 @@ export class AuthService {
 
   /** Changes the password and ends every other session of the user; `keepSessionId` goes on. */
   async changePassword (user: UserRow, currentPassword: string, newPassword: string, keepSessionId?: string): Promise<void> {
+    // Before the current password is verified: a refused new one costs no hashing.
+    this.policy.check(newPassword, user, '/new_password')
     await this.requirePassword(user, currentPassword)
     const hashedPassword = await this.passwords.hash(newPassword)
     await this.db.transaction().execute(async (trx) => {

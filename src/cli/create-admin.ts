@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { Ajv } from 'ajv'
+import { PasswordPolicy } from '../auth/password-policy.js'
 import { PasswordHasher } from '../auth/passwords.js'
 import { AppError } from '../errors.js'
 import { RegisterBody, type RegisterBodyType } from '../schemas/auth.js'
@@ -47,6 +48,9 @@ export async function createAdminCommand (args: string[], io: CliIo, options: Cl
     ...(values['full-name'] === undefined ? {} : { full_name: values['full-name'] })
   }
   validate(input)
+  // The API's policy, before the database is opened: a refused password changes nothing.
+  const refusal = new PasswordPolicy(config.passwordPolicy.minLength).refusal(input.password, input)
+  if (refusal !== null) throw new CliError(`invalid password: ${refusal}`, EXIT_USAGE)
 
   return withDatabase(config, io, async ({ db }) => {
     await ensureMigrated(db, config, io)

@@ -22,10 +22,18 @@ export const Username = Type.String({
   examples: ['alice']
 })
 
+/** NIST SP 800-63B §3.1.1.2: never fewer than 8 characters (PASSWORD_MIN_LENGTH may ask for more). */
+export const PASSWORD_MIN_LENGTH_FLOOR = 8
+export const PASSWORD_MAX_LENGTH = 128
+
+/** A new password. The schema holds the fixed bounds; the password policy (src/auth/password-policy.ts) the rest. */
 export const Password = Type.String({
-  minLength: 8,
-  maxLength: 128,
-  description: '8-128 characters; any characters but NUL; never truncated',
+  minLength: PASSWORD_MIN_LENGTH_FLOOR,
+  maxLength: PASSWORD_MAX_LENGTH,
+  description: 'PASSWORD_MIN_LENGTH (8 unless configured higher) to 128 characters, counted after Unicode NFKC ' +
+    'normalisation; any characters but NUL; never truncated; no composition rules. Refused with 400 validation_failed ' +
+    'naming this field and the reason: one of the most common passwords (any case), or a password containing ' +
+    'the username or the part of the email before the @',
   examples: ['correct horse battery staple']
 })
 
