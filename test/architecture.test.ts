@@ -64,7 +64,7 @@ const FORBIDDEN: Array<[RegExp, RegExp, string]> = [
   [/^plugins\//, /^routes\//, 'plugins come before routes'],
   [/^src\/db\//, /^src\/(auth|users|schemas|health|cli)\//, 'the database layer is below the services'],
   [/^src\/users\//, /^src\/auth\//, 'accounts are below credentials: auth uses users, not the other way'],
-  [/^src\/schemas\//, /^src\/(auth|users|cli|health)\//, 'schemas are leaves: they describe, they do not call'],
+  [/^src\/schemas\//, /^src\/(auth|users|cli|health|db)\//, 'schemas are leaves: they describe HTTP, not rows, and do not call'],
   [/^migrations\//, /^(?!migrations\/)/, 'a migration never imports app code (it must not change when the code does)']
 ]
 

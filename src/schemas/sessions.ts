@@ -1,5 +1,4 @@
 import { Type, type Static } from '@sinclair/typebox'
-import type { SessionRow } from '../db/types.js'
 import { Uuid } from './common.js'
 
 export const SessionRead = Type.Object({
@@ -17,7 +16,11 @@ export const LogoutBody = Type.Object({
   all: Type.Optional(Type.Boolean({ description: 'End every session of the account, not only this one' }))
 }, { additionalProperties: false })
 
-export function toSessionRead (session: SessionRow, currentSessionId: string | null): SessionReadType {
+/** What a session's view is made from: its fields, with the moments as dates (a session row is one). */
+type SessionFields = Omit<SessionReadType, 'current' | 'created_at' | 'last_used_at' | 'expires_at'> &
+{ created_at: Date, last_used_at: Date, expires_at: Date }
+
+export function toSessionRead (session: SessionFields, currentSessionId: string | null): SessionReadType {
   return {
     id: session.id,
     current: session.id === currentSessionId,

@@ -1,5 +1,4 @@
 import { Type, type Static } from '@sinclair/typebox'
-import type { UserRow } from '../db/types.js'
 import { Email, FullName, Password, Username, Uuid } from './common.js'
 
 export const UserRead = Type.Object({
@@ -29,8 +28,11 @@ export const AccountDeleteBody = Type.Object({
   password: Type.String({ minLength: 1, maxLength: 1024 })
 }, { additionalProperties: false })
 
+/** What the public view is made from: its fields, with the moments as dates (a user row is one). */
+type UserFields = Omit<UserReadType, 'created_at' | 'updated_at'> & { created_at: Date, updated_at: Date }
+
 /** The public view of a user: everything but the password hash. */
-export function toUserRead (user: UserRow): UserReadType {
+export function toUserRead (user: UserFields): UserReadType {
   return {
     id: user.id,
     email: user.email,
