@@ -66,7 +66,6 @@ export async function withAdminClient<T> (work: (client: pg.Client) => Promise<T
 }
 
 export async function buildPGliteTemplate (): Promise<void> {
-  const exists = async (path: string): Promise<boolean> => access(path).then(() => true, () => false)
   if (!await exists(pgliteEmptyTemplatePath)) {
     const pglite = new PGlite()
     await pglite.waitReady
@@ -80,6 +79,10 @@ export async function buildPGliteTemplate (): Promise<void> {
   const dump = await pglite.dumpDataDir('gzip')
   await handle.close()
   await writeAtomically(pgliteTemplatePath, dump)
+}
+
+async function exists (path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false)
 }
 
 async function writeAtomically (path: string, contents: Blob): Promise<void> {
@@ -204,13 +207,13 @@ export async function migratedDatabaseEnv (t: { teardown: (fn: () => unknown) =>
 export async function pgliteDirectoryTemplate (kind: 'empty' | 'migrated'): Promise<string> {
   const dump = kind === 'empty' ? pgliteEmptyTemplatePath : pgliteTemplatePath
   const path = dump.replace(/\.tar\.gz$/, '-private-directory')
-  if (await access(path).then(() => true, () => false)) return path
+  if (await exists(path)) return path
   const building = `${path}.${process.pid}`
   await createPGliteDirectory(building, await loadPGliteTemplate(dump))
   await rename(building, path).catch(async (error: unknown) => {
     await rm(building, { recursive: true, force: true })
     // Another test file made it first.
-    if (!await access(path).then(() => true, () => false)) throw error
+    if (!await exists(path)) throw error
   })
   return path
 }
