@@ -9,6 +9,7 @@ export const paths = {
   introspect: `${API_PREFIX}/auth/introspect`,
   user: (id: string) => `${API_PREFIX}/users/${id}`,
   adminUser: (id: string) => `${API_PREFIX}/admin/users/${id}`,
+  adminClient: (clientId: string) => `${API_PREFIX}/admin/clients/${clientId}`,
   jwks: '/.well-known/jwks.json',
   authorizationServerMetadata: '/.well-known/oauth-authorization-server'
 } as const

@@ -62,7 +62,8 @@ const FORBIDDEN: Array<[RegExp, RegExp, string]> = [
   [/^src\/(?!app\.ts|server\.ts|cli\/)/, /^(plugins|routes)\//, 'domain code knows nothing of Fastify plugins or routes'],
   [/^routes\//, /^plugins\//, 'a route uses decorators, never a plugin\'s module'],
   [/^plugins\//, /^routes\//, 'plugins come before routes'],
-  [/^src\/db\//, /^src\/(auth|users|schemas|health|cli)\//, 'the database layer is below the services'],
+  [/^src\/db\//, /^src\/(auth|users|admin|schemas|health|cli)\//, 'the database layer is below the services'],
+  [/^src\/(auth|users)\//, /^src\/admin\//, 'administration uses accounts and credentials, not the other way'],
   [/^src\/users\//, /^src\/auth\//, 'accounts are below credentials: auth uses users, not the other way'],
   [/^src\/schemas\//, /^src\/(auth|users|cli|health|db)\//, 'schemas are leaves: they describe HTTP, not rows, and do not call'],
   [/^migrations\//, /^(?!migrations\/)/, 'a migration never imports app code (it must not change when the code does)']

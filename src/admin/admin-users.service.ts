@@ -7,7 +7,7 @@ import { AppError } from '../errors.js'
 import { deleteUser, findUserById, insertUser, updateUser } from '../users/users.repository.js'
 import { newUserRow, normalizeEmail, throwAccountConflict } from '../users/users.service.js'
 import { countOtherActiveAdmins, listUsers, lockAdminChanges, type UserFilter } from './admin-users.repository.js'
-import { decodeCursor, encodeCursor } from './cursor.js'
+import { decodeCursor, encodeCursor } from '../db/pagination.js'
 
 export interface NewAccountByAdmin {
   email: string

@@ -58,11 +58,29 @@ export interface RefreshTokensTable {
   rotated_at: NullableTimestamp
 }
 
+export interface OAuthClientsTable {
+  client_id: string
+  name: string
+  type: 'public' | 'confidential'
+  secret_hash: string | null
+  grant_types: ColumnType<string[], string[], string[]>
+  audience: string | null
+  scopes: ColumnType<string[], string[] | undefined, string[]>
+  disabled: Generated<boolean>
+  created_at: Timestamp
+  updated_at: Timestamp
+  secret_rotated_at: NullableTimestamp
+}
+
+export type OAuthClientRow = Selectable<OAuthClientsTable>
+export type OAuthClientUpdate = Updateable<OAuthClientsTable>
+
 export interface Database {
   users: UsersTable
   signing_keys: SigningKeysTable
   sessions: SessionsTable
   refresh_tokens: RefreshTokensTable
+  oauth_clients: OAuthClientsTable
 }
 
 /** The database itself or an open transaction: repositories work with either. */

@@ -12,6 +12,9 @@ const Roles = Type.Array(Role, { uniqueItems: true, maxItems: ROLES.length, desc
 /** 1–200 as the query string spells it (query values are not coerced: "7" stays a string). */
 const LIMIT_PATTERN = '^(?:[1-9]|[1-9][0-9]|1[0-9][0-9]|200)$'
 
+/** Items per page. */
+export const PAGE_LIMIT = Type.String({ pattern: LIMIT_PATTERN, description: 'Items per page, 1–200 (50)', examples: ['50'] })
+
 export const PageCursor = Type.String({
   minLength: 1,
   maxLength: 200,
@@ -23,7 +26,7 @@ export const AdminUserQuery = Type.Object({
   q: Type.Optional(Type.String({ minLength: 1, maxLength: 320, description: 'The start of the email or the username, any case' })),
   role: Type.Optional(Role),
   active: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')], { description: 'Only active (true) or disabled (false) accounts' })),
-  limit: Type.Optional(Type.String({ pattern: LIMIT_PATTERN, description: 'Accounts per page, 1–200 (50)', examples: ['50'] })),
+  limit: Type.Optional(PAGE_LIMIT),
   cursor: Type.Optional(PageCursor)
 }, { additionalProperties: false })
 export type AdminUserQueryType = Static<typeof AdminUserQuery>

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
+import clientRoutes from './clients.js'
 import userCredentialRoutes from './user-credentials.js'
 import userRoutes from './users.js'
 
@@ -10,6 +11,7 @@ const adminRoutes: FastifyPluginAsync = async (app) => {
   app.addHook('onRequest', app.requireRole('admin'))
   await app.register(userRoutes, { prefix: '/users' })
   await app.register(userCredentialRoutes, { prefix: '/users' })
+  await app.register(clientRoutes, { prefix: '/clients' })
 }
 
 export default adminRoutes

@@ -1,3 +1,4 @@
+import { sql, type RawBuilder } from 'kysely'
 import { AppError } from '../errors.js'
 
 /** Where a page ended: the last row's creation time (microseconds since the epoch, as PostgreSQL keeps it) and id. */
@@ -22,4 +23,12 @@ export function decodeCursor (cursor: string): PagePosition {
     })
   }
   return { createdMicros: match[1], id: match[2] }
+}
+
+/** A row's creation time in microseconds since the epoch, exact (a JavaScript Date keeps only milliseconds). */
+export const createdMicros: RawBuilder<string> = sql<string>`(extract(epoch from created_at) * 1000000)::bigint::text`
+
+/** Rows after `position` in the newest-first order of (created_at, `idColumn`). */
+export function afterPosition (idColumn: string, position: PagePosition): RawBuilder<boolean> {
+  return sql<boolean>`(created_at, ${sql.ref(idColumn)}) < (timestamptz 'epoch' + ${position.createdMicros}::bigint * interval '1 microsecond', ${position.id}::uuid)`
 }
