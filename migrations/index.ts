@@ -3,6 +3,7 @@ import * as createUsers from './20261122000100_create_users.js'
 import * as createSigningKeys from './20261122000200_create_signing_keys.js'
 import * as createSessions from './20261122000300_create_sessions.js'
 import * as signingKeyRotation from './20261122000400_signing_key_rotation.js'
+import * as createAuditEvents from './20261202000500_create_audit_events.js'
 
 /**
  * Every migration, by name. Names sort in the order they run; a new migration gets a later
@@ -12,5 +13,6 @@ export const migrations: Record<string, Migration> = {
   '20261122000100_create_users': createUsers,
   '20261122000200_create_signing_keys': createSigningKeys,
   '20261122000300_create_sessions': createSessions,
-  '20261122000400_signing_key_rotation': signingKeyRotation
+  '20261122000400_signing_key_rotation': signingKeyRotation,
+  '20261202000500_create_audit_events': createAuditEvents
 }

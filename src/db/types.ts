@@ -58,11 +58,30 @@ export interface RefreshTokensTable {
   rotated_at: NullableTimestamp
 }
 
+/** One audit event (see src/audit/events.ts for the actions and their outcomes). */
+export interface AuditEventsTable {
+  id: Generated<string>
+  at: Timestamp
+  action: string
+  outcome: string
+  actor_user_id: string | null
+  subject_user_id: string | null
+  client_id: string | null
+  ip: string | null
+  user_agent: string | null
+  request_id: string | null
+  details: ColumnType<Record<string, unknown>, string | undefined, string>
+}
+
+export type AuditEventRow = Selectable<AuditEventsTable>
+export type NewAuditEventRow = Insertable<AuditEventsTable>
+
 export interface Database {
   users: UsersTable
   signing_keys: SigningKeysTable
   sessions: SessionsTable
   refresh_tokens: RefreshTokensTable
+  audit_events: AuditEventsTable
 }
 
 /** The database itself or an open transaction: repositories work with either. */
