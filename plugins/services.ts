@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { AuditLog } from '../src/audit/audit-log.js'
 import { AuthService } from '../src/auth/auth.service.js'
 import { SessionsService } from '../src/auth/sessions/sessions.service.js'
 import { UsersService } from '../src/users/users.service.js'
@@ -8,12 +9,16 @@ declare module 'fastify' {
     usersService: UsersService
     authService: AuthService
     sessionsService: SessionsService
+    /** The audit trail: `app.auditLog.record(event)` writes an event that goes with no change (a throttled login). */
+    auditLog: AuditLog
   }
 }
 
 export default fp(async (app) => {
-  const sessions = new SessionsService(app.db, app.config.sessions)
+  const audit = new AuditLog(app.db, app.config.audit.retentionDays, app.metrics ?? undefined)
+  app.decorate('auditLog', audit)
+  const sessions = new SessionsService(app.db, app.config.sessions, audit)
   app.decorate('sessionsService', sessions)
   app.decorate('usersService', new UsersService(app.db))
-  app.decorate('authService', new AuthService(app.db, app.passwords, app.passwordPolicy, app.tokens, sessions, app.metrics ?? undefined))
+  app.decorate('authService', new AuthService(app.db, app.passwords, app.passwordPolicy, app.tokens, sessions, audit, app.metrics ?? undefined))
 }, { name: 'services', dependencies: ['db', 'auth', 'metrics'] })

@@ -1,13 +1,16 @@
 import type { Kysely } from 'kysely'
+import type { AuditLog } from '../audit/audit-log.js'
+import { eventBy } from '../audit/events.js'
 import type { Database, UserRow } from '../db/types.js'
 import { AppError } from '../errors.js'
 import type { TokenResponseType } from '../schemas/auth.js'
 import { deleteUser, findUserByLogin, updateUser } from '../users/users.repository.js'
 import { accountGone, newUserRow, throwAccountConflict, type NewAccount } from '../users/users.service.js'
+import { loginFailed } from './login-audit.js'
 import type { PasswordPolicy } from './password-policy.js'
 import type { PasswordHasher } from './passwords.js'
 import { revokeSessions } from './sessions/sessions.repository.js'
-import type { ClientContext, SessionsService } from './sessions/sessions.service.js'
+import { clientSource, type ClientContext, type SessionsService } from './sessions/sessions.service.js'
 import type { TokenService } from './tokens.js'
 
 /** Where sign-in outcomes are reported (the metrics), if anywhere. */
@@ -24,6 +27,7 @@ export class AuthService {
     private readonly policy: PasswordPolicy,
     private readonly tokens: TokenService,
     private readonly sessions: SessionsService,
+    private readonly audit: AuditLog,
     private readonly observer?: LoginObserver
   ) {}
 
@@ -50,13 +54,14 @@ export class AuthService {
   /**
    * Returns the user whose email or username (any case) is `login` and whose password is
    * `password`. Throws `invalid_credentials`, or `account_disabled` once the password is
-   * known to be right.
+   * known to be right. A refusal is an audit event (login, failure) of its own.
    */
-  async verifyCredentials (login: string, password: string): Promise<UserRow> {
+  async verifyCredentials (login: string, password: string, context: ClientContext): Promise<UserRow> {
     const user = await findUserByLogin(this.db, login)
     const { ok, needsRehash } = await this.passwords.verifyOrDummy(user?.hashed_password, password)
     if (user === undefined || !ok || !user.is_active) {
       this.observer?.login('failure')
+      await this.audit.record(loginFailed(user, ok, context))
       throw user === undefined || !ok
         ? new AppError('invalid_credentials', 'the login or the password is not correct')
         : new AppError('account_disabled', 'this account is disabled')
@@ -67,23 +72,27 @@ export class AuthService {
     return user
   }
 
-  /** Changes the password and ends every other session of the user; `keepSessionId` goes on. */
-  async changePassword (user: UserRow, currentPassword: string, newPassword: string, keepSessionId?: string): Promise<void> {
+  /** Changes the password and ends every other session of the user; `keepSessionId` goes on. One transaction with its audit event. */
+  async changePassword (user: UserRow, currentPassword: string, newPassword: string, context: ClientContext, keepSessionId?: string): Promise<void> {
     // Before the current password is verified: a refused new one costs no hashing.
     this.policy.check(newPassword, user, '/new_password')
     await this.requirePassword(user, currentPassword)
     const hashedPassword = await this.passwords.hash(newPassword)
-    await this.db.transaction().execute(async (trx) => {
+    await this.audit.transaction(async (trx, record) => {
       const updated = await updateUser(trx, user.id, { hashed_password: hashedPassword, password_changed_at: new Date() })
       if (updated === undefined) throw accountGone()
-      await revokeSessions(trx, { userId: user.id, ...(keepSessionId === undefined ? {} : { exceptSessionId: keepSessionId }) }, 'password_changed')
+      const ended = await revokeSessions(trx, { userId: user.id, ...(keepSessionId === undefined ? {} : { exceptSessionId: keepSessionId }) }, 'password_changed')
+      await record(eventBy(clientSource(user.id, context), { action: 'password_changed', outcome: 'success' }, user.id, { sessions_ended: ended.length }))
     })
   }
 
-  /** Deletes the account, its sessions with it; needs the password. */
-  async deleteAccount (user: UserRow, password: string): Promise<void> {
+  /** Deletes the account, its sessions with it; needs the password. One transaction with its audit event. */
+  async deleteAccount (user: UserRow, password: string, context: ClientContext): Promise<void> {
     await this.requirePassword(user, password)
-    if (!await deleteUser(this.db, user.id)) throw accountGone()
+    await this.audit.transaction(async (trx, record) => {
+      if (!await deleteUser(trx, user.id)) throw accountGone()
+      await record(eventBy(clientSource(user.id, context), { action: 'account_deleted', outcome: 'success' }, user.id))
+    })
   }
 
   private async requirePassword (user: UserRow, password: string): Promise<void> {
