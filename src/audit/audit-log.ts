@@ -55,13 +55,13 @@ export class AuditLog {
    * Deletes the events older than AUDIT_RETENTION_DAYS, a bounded batch per transaction;
    * null when another instance is pruning right now.
    */
-  async prune (): Promise<number | null> {
+  async prune (batchSize = AUDIT_PRUNE_BATCH): Promise<number | null> {
     let total = 0
     for (;;) {
-      const deleted = await this.db.transaction().execute((trx) => pruneAuditEventsBatch(trx, this.retentionDays, AUDIT_PRUNE_BATCH))
+      const deleted = await this.db.transaction().execute((trx) => pruneAuditEventsBatch(trx, this.retentionDays, batchSize))
       if (deleted === null) return total === 0 ? null : total
       total += deleted
-      if (deleted < AUDIT_PRUNE_BATCH) return total
+      if (deleted < batchSize) return total
     }
   }
 }
