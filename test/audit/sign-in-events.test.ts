@@ -20,6 +20,9 @@ t.test('register and login write their events with who, from where and which req
   const grant = await app.inject({ method: 'POST', url: '/api/v1/auth/token', headers: from('oauth-client', 'req-grant-1'), payload: { grant_type: 'password', username: 'ada@example.com', password: PASSWORD } })
   t.equal(grant.statusCode, 200)
 
+  const taken = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { email: 'ada@example.com', username: 'ada2', password: PASSWORD } })
+  t.equal(taken.statusCode, 409, 'a refused registration records nothing')
+
   const [registerEvent, ...logins] = await auditRows(app.db)
   t.match(registerEvent, {
     action: 'register', outcome: 'success', actor_user_id: userId, subject_user_id: userId, client_id: null,
