@@ -1,5 +1,6 @@
 import t from 'tap'
 import { decodeJwt } from '../auth/jwt-forge.js'
+import { loginThrottled } from '../../src/auth/login-audit.js'
 import { buildApp, registerAccount } from '../helper.js'
 import { auditRows, from, metricSample, refuseEvents, secretsInAudit, type Tokens } from './audit-helpers.js'
 
@@ -99,4 +100,16 @@ t.test('the sign-in statements write their event or nothing: a refused event lea
   t.equal(login.statusCode, 500)
   t.equal((await app.db.selectFrom('sessions').select('id').execute()).length, sessionsBefore, 'no session')
   t.equal((await app.db.selectFrom('refresh_tokens').select('token_hash').execute()).length, sessionsBefore, 'no refresh token')
+})
+
+t.test('a throttled login is recorded with app.auditLog.record; details that name a secret are refused', async (t) => {
+  const { app } = await buildApp(t)
+  const context = { ip: '203.0.113.7', userAgent: 'guesser', requestId: 'req-throttled' }
+  await app.auditLog.record(loginThrottled('login_pair', context))
+  t.match(await auditRows(app.db, 'login'), [{ outcome: 'throttled', actor_user_id: null, subject_user_id: null, ip: '203.0.113.7', request_id: 'req-throttled', details: { rule: 'login_pair' } }])
+  t.equal(await metricSample(app, 'audit_events_written_total{action="login",outcome="throttled"}'), 1)
+
+  const leaky = { ...loginThrottled('login_pair', context), details: { password: 'hunter2' } }
+  await t.rejects(app.auditLog.record(leaky), /audit details must not hold secrets \(key "password"\)/)
+  t.equal((await auditRows(app.db)).length, 1, 'nothing stored')
 })
