@@ -1,5 +1,8 @@
+import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { AuditLog } from '../src/audit/audit-log.js'
+import { LoginThrottle } from '../src/auth/login-throttle.js'
+import { LocalLoginState, SharedLoginState } from '../src/rate-limit/login-state.js'
 import { AuthService } from '../src/auth/auth.service.js'
 import { SessionsService } from '../src/auth/sessions/sessions.service.js'
 import { UsersService } from '../src/users/users.service.js'
@@ -20,5 +23,13 @@ export default fp(async (app) => {
   const sessions = new SessionsService(app.db, app.config.sessions, audit)
   app.decorate('sessionsService', sessions)
   app.decorate('usersService', new UsersService(app.db))
-  app.decorate('authService', new AuthService(app.db, app.passwords, app.passwordPolicy, app.tokens, sessions, audit, app.metrics ?? undefined))
-}, { name: 'services', dependencies: ['db', 'auth', 'metrics'] })
+  app.decorate('authService', new AuthService(app.db, app.passwords, app.passwordPolicy, app.tokens, sessions, loginThrottle(app), audit, app.metrics ?? undefined))
+}, { name: 'services', dependencies: ['db', 'auth', 'metrics', 'redis'] })
+
+/** The login throttle over the shared Redis (or the process), or one that lets everything through when the limits are off. */
+function loginThrottle (app: FastifyInstance): LoginThrottle {
+  const limits = app.config.loginThrottle
+  if (limits === null) return new LoginThrottle(null)
+  const state = new SharedLoginState(app.sharedRedis, new LocalLoginState(limits), limits)
+  return new LoginThrottle(state, (rule) => { app.metrics?.rateLimited.inc({ rule }) })
+}

@@ -18,8 +18,8 @@ export function loginFailed (user: UserRow | undefined, passwordOk: boolean, con
 
 /**
  * The audit event of a sign-in refused by the login throttling, before any lookup: so no
- * account, and no login either (see loginFailed). `rule`: which limit refused it.
+ * account, and no login either (see loginFailed); how long the client was told to wait.
  */
-export function loginThrottled (rule: string, context: ClientContext): AuditEvent {
-  return eventBy(clientSource(null, context), { action: 'login', outcome: 'throttled' }, null, { rule })
+export function loginThrottled (context: ClientContext, retryAfterSeconds: number): AuditEvent {
+  return eventBy(clientSource(null, context), { action: 'login', outcome: 'throttled' }, null, { retry_after_seconds: retryAfterSeconds })
 }
