@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { AuditLog } from '../src/audit/audit-log.js'
 import { LoginThrottle } from '../src/auth/login-throttle.js'
 import { LocalLoginState, SharedLoginState } from '../src/rate-limit/login-state.js'
+import { AdminUsersService } from '../src/admin/admin-users.service.js'
 import { AuthService } from '../src/auth/auth.service.js'
 import { SessionsService } from '../src/auth/sessions/sessions.service.js'
 import { UsersService } from '../src/users/users.service.js'
@@ -12,6 +13,7 @@ declare module 'fastify' {
     usersService: UsersService
     authService: AuthService
     sessionsService: SessionsService
+    adminUsersService: AdminUsersService
     /** The audit trail: `app.auditLog.record(event)` writes an event that goes with no change (a throttled login). */
     auditLog: AuditLog
   }
@@ -23,6 +25,7 @@ export default fp(async (app) => {
   const sessions = new SessionsService(app.db, app.config.sessions, audit)
   app.decorate('sessionsService', sessions)
   app.decorate('usersService', new UsersService(app.db))
+  app.decorate('adminUsersService', new AdminUsersService(app.db, app.passwords, app.passwordPolicy, app.config.sessions.idleDays))
   app.decorate('authService', new AuthService(app.db, app.passwords, app.passwordPolicy, app.tokens, sessions, loginThrottle(app), audit, app.metrics ?? undefined))
 }, { name: 'services', dependencies: ['db', 'auth', 'metrics', 'redis'] })
 
