@@ -4,6 +4,7 @@ import * as createSigningKeys from './20261122000200_create_signing_keys.js'
 import * as createSessions from './20261122000300_create_sessions.js'
 import * as signingKeyRotation from './20261122000400_signing_key_rotation.js'
 import * as createOAuthClients from './20261202000200_create_oauth_clients.js'
+import * as createAuditEvents from './20261202000500_create_audit_events.js'
 
 /**
  * Every migration, by name. Names sort in the order they run; a new migration gets a later
@@ -14,5 +15,6 @@ export const migrations: Record<string, Migration> = {
   '20261122000200_create_signing_keys': createSigningKeys,
   '20261122000300_create_sessions': createSessions,
   '20261122000400_signing_key_rotation': signingKeyRotation,
-  '20261202000200_create_oauth_clients': createOAuthClients
+  '20261202000200_create_oauth_clients': createOAuthClients,
+  '20261202000500_create_audit_events': createAuditEvents
 }

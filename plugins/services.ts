@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { AuditLog } from '../src/audit/audit-log.js'
 import { LoginThrottle } from '../src/auth/login-throttle.js'
 import { LocalLoginState, SharedLoginState } from '../src/rate-limit/login-state.js'
 import { AdminUsersService } from '../src/admin/admin-users.service.js'
@@ -15,16 +16,20 @@ declare module 'fastify' {
     sessionsService: SessionsService
     adminUsersService: AdminUsersService
     clientsService: ClientsService
+    /** The audit trail: `app.auditLog.record(event)` writes an event that goes with no change (a throttled login). */
+    auditLog: AuditLog
   }
 }
 
 export default fp(async (app) => {
-  const sessions = new SessionsService(app.db, app.config.sessions)
+  const audit = new AuditLog(app.db, app.config.audit.retentionDays, app.metrics ?? undefined)
+  app.decorate('auditLog', audit)
+  const sessions = new SessionsService(app.db, app.config.sessions, audit)
   app.decorate('sessionsService', sessions)
   app.decorate('usersService', new UsersService(app.db))
   app.decorate('clientsService', new ClientsService(app.db))
   app.decorate('adminUsersService', new AdminUsersService(app.db, app.passwords, app.passwordPolicy, app.config.sessions.idleDays))
-  app.decorate('authService', new AuthService(app.db, app.passwords, app.passwordPolicy, app.tokens, sessions, loginThrottle(app), app.metrics ?? undefined))
+  app.decorate('authService', new AuthService(app.db, app.passwords, app.passwordPolicy, app.tokens, sessions, loginThrottle(app), audit, app.metrics ?? undefined))
 }, { name: 'services', dependencies: ['db', 'auth', 'metrics', 'redis'] })
 
 /** The login throttle over the shared Redis (or the process), or one that lets everything through when the limits are off. */

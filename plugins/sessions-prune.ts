@@ -1,8 +1,9 @@
 import fp from 'fastify-plugin'
 
 /**
- * Prunes ended sessions every SESSION_PRUNE_INTERVAL_MINUTES. Several instances may run this:
- * the prune takes a transaction-scoped advisory lock and an instance that finds it taken skips.
+ * Prunes ended sessions, and audit events older than AUDIT_RETENTION_DAYS, every
+ * SESSION_PRUNE_INTERVAL_MINUTES. Several instances may run this: each prune takes a
+ * transaction-scoped advisory lock and an instance that finds it taken skips.
  */
 export default fp(async (app) => {
   const minutes = app.config.sessions.pruneIntervalMinutes
@@ -12,6 +13,10 @@ export default fp(async (app) => {
       const result = await app.sessionsService.prune()
       if (result !== null && result.sessions > 0) {
         app.log.info({ event: 'sessions_pruned', ...result }, 'pruned ended sessions')
+      }
+      const events = await app.auditLog.prune()
+      if (events !== null && events > 0) {
+        app.log.info({ event: 'audit_events_pruned', audit_events: events }, 'pruned old audit events')
       }
     } catch (error) {
       app.log.warn({ err: error }, 'pruning sessions failed; will try again')

@@ -3,11 +3,12 @@ import type { ClientContext } from '../src/auth/sessions/sessions.service.js'
 
 const MAX_USER_AGENT = 512
 
-/** What a session records about the client: its User-Agent (capped) and address (TRUST_PROXY-aware). */
+/** What a session and an audit event record about the client: its User-Agent (capped), address (TRUST_PROXY-aware) and the request id. */
 export function clientContext (request: FastifyRequest): ClientContext {
   const userAgent = request.headers['user-agent']
   return {
     userAgent: typeof userAgent === 'string' && userAgent !== '' ? userAgent.slice(0, MAX_USER_AGENT) : null,
-    ip: request.ip === '' ? null : request.ip
+    ip: request.ip === '' ? null : request.ip,
+    requestId: request.id
   }
 }

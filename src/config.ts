@@ -48,6 +48,7 @@ export const EnvSchema = Type.Object({
   REFRESH_TOKEN_IDLE_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 7 }),
   REFRESH_REUSE_GRACE_SECONDS: Type.Integer({ minimum: 0, maximum: 300, default: 10 }),
   SESSION_PRUNE_INTERVAL_MINUTES: Type.Number({ minimum: 0, maximum: 10080, default: 60 }),
+  AUDIT_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36500, default: 90 }),
   ARGON2_MEMORY_KIB: Type.Integer({ minimum: 1024, maximum: 4194304, default: 19456 }),
   ARGON2_TIME_COST: Type.Integer({ minimum: 1, maximum: 100, default: 2 }),
   ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
@@ -109,6 +110,7 @@ export interface Config {
     /** How often this instance prunes ended sessions; 0 turns it off. */
     pruneIntervalMinutes: number
   }
+  audit: { retentionDays: number } // AUDIT_RETENTION_DAYS: the prune job deletes older events
   bodyLimitBytes: number
   corsOrigins: string[]
   trustProxy: boolean | number | string[]
@@ -222,6 +224,7 @@ function deriveConfig (env: Env): Config {
       reuseGraceSeconds: env.REFRESH_REUSE_GRACE_SECONDS,
       pruneIntervalMinutes: env.SESSION_PRUNE_INTERVAL_MINUTES
     },
+    audit: { retentionDays: env.AUDIT_RETENTION_DAYS },
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     corsOrigins: parseCorsOrigins(env.CORS_ORIGINS),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),

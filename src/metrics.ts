@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type pg from 'pg'
+import type { AuditAction, AuditObserver, AuditOutcome } from './audit/events.js'
 import type { LoginObserver } from './auth/auth.service.js'
 import type { PasswordWorkObserver } from './auth/passwords.js'
 import type { DatabaseBreaker } from './db/breaker.js'
@@ -15,13 +16,14 @@ const BREAKER_EVENTS = ['success', 'failure', 'reject', 'timeout', 'open', 'half
  * The service's Prometheus metrics, in a registry of their own (one per app instance, so
  * several apps in one process — the tests — do not collide in prom-client's global registry).
  */
-export class ServiceMetrics implements PasswordWorkObserver, LoginObserver {
+export class ServiceMetrics implements PasswordWorkObserver, LoginObserver, AuditObserver {
   readonly registry = new Registry()
   readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>
   readonly logins: Counter<'result'>
   readonly passwordHashing: Histogram<'operation'>
   readonly rateLimited: Counter<'rule'>
   readonly rateLimitFallbacks: Counter
+  readonly auditEvents: Counter<'action' | 'outcome'>
 
   constructor () {
     const registers = [this.registry]
@@ -55,6 +57,12 @@ export class ServiceMetrics implements PasswordWorkObserver, LoginObserver {
     this.rateLimitFallbacks = new Counter({
       name: 'rate_limit_redis_fallbacks_total',
       help: 'Rate-limit and login-throttle steps done in this process because Redis was unreachable or slower than REDIS_TIMEOUT_MS',
+      registers
+    })
+    this.auditEvents = new Counter({
+      name: 'audit_events_written_total',
+      help: 'Audit events stored (counted once their transaction or statement has committed), by action and outcome',
+      labelNames: ['action', 'outcome'],
       registers
     })
   }
@@ -101,5 +109,9 @@ export class ServiceMetrics implements PasswordWorkObserver, LoginObserver {
 
   login (result: 'success' | 'failure'): void {
     this.logins.inc({ result })
+  }
+
+  auditWritten (action: AuditAction, outcome: AuditOutcome): void {
+    this.auditEvents.inc({ action, outcome })
   }
 }

@@ -114,7 +114,7 @@ export class AdminUsersService {
   /** Ends every session of the account; returns how many were live. */
   async endSessions (id: string): Promise<number> {
     await this.get(id)
-    return revokeSessions(this.db, { userId: id }, 'ended_by_admin')
+    return (await revokeSessions(this.db, { userId: id }, 'ended_by_admin')).length
   }
 
   async #lockedUser (trx: Executor, id: string): Promise<UserRow> {

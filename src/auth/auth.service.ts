@@ -1,14 +1,17 @@
 import type { Kysely } from 'kysely'
+import type { AuditLog } from '../audit/audit-log.js'
+import { eventBy } from '../audit/events.js'
 import type { Database, UserRow } from '../db/types.js'
 import { AppError } from '../errors.js'
 import type { TokenResponseType } from '../schemas/auth.js'
 import { deleteUser, findUserByLogin, updateUser } from '../users/users.repository.js'
 import { accountGone, newUserRow, throwAccountConflict, type NewAccount } from '../users/users.service.js'
+import { loginFailed, loginThrottled } from './login-audit.js'
 import type { LoginThrottle } from './login-throttle.js'
 import type { PasswordPolicy } from './password-policy.js'
 import type { PasswordHasher } from './passwords.js'
 import { revokeSessions } from './sessions/sessions.repository.js'
-import type { ClientContext, SessionsService } from './sessions/sessions.service.js'
+import { clientSource, type ClientContext, type SessionsService } from './sessions/sessions.service.js'
 import type { TokenService } from './tokens.js'
 
 /** Where sign-in outcomes are reported (the metrics), if anywhere. */
@@ -26,6 +29,7 @@ export class AuthService {
     private readonly tokens: TokenService,
     private readonly sessions: SessionsService,
     private readonly throttle: LoginThrottle,
+    private readonly audit: AuditLog,
     private readonly observer?: LoginObserver
   ) {}
 
@@ -54,20 +58,22 @@ export class AuthService {
    * Returns the user whose email or username (any case) is `login` and whose password is
    * `password`. Throws `too_many_requests` (before any lookup or hashing) while the login is
    * throttled for this address, `invalid_credentials`, or `account_disabled` once the
-   * password is known to be right.
+   * password is known to be right. Each refusal is an audit event (login, throttled or failure) of its own.
    */
   async verifyCredentials (login: string, password: string, context: ClientContext): Promise<UserRow> {
-    const attempt = await this.throttle.begin(login, context.ip)
+    const attempt = await this.throttle.begin(login, context.ip).catch(async (error: unknown) => this.throttled(error, context))
     const { user, ok, needsRehash } = await this.checkPassword(login, password)
       .catch(async (error: unknown) => { await attempt.released(); throw error })
     if (user === undefined || !ok) {
       await attempt.failed()
       this.observer?.login('failure')
+      await this.audit.record(loginFailed(user, ok, context))
       throw new AppError('invalid_credentials', 'the login or the password is not correct')
     }
     if (!user.is_active) {
       await attempt.released()
       this.observer?.login('failure')
+      await this.audit.record(loginFailed(user, ok, context))
       throw new AppError('account_disabled', 'this account is disabled')
     }
     await attempt.succeeded(user)
@@ -77,28 +83,40 @@ export class AuthService {
     return user
   }
 
+  /** Records a refusal by the login throttling as its audit event, and passes it on. */
+  private async throttled (error: unknown, context: ClientContext): Promise<never> {
+    if (error instanceof AppError && error.code === 'too_many_requests') {
+      await this.audit.record(loginThrottled(context, Number(error.headers['retry-after'] ?? 0)))
+    }
+    throw error
+  }
+
   private async checkPassword (login: string, password: string): Promise<{ user: UserRow | undefined, ok: boolean, needsRehash: boolean }> {
     const user = await findUserByLogin(this.db, login)
     return { user, ...await this.passwords.verifyOrDummy(user?.hashed_password, password) }
   }
 
-  /** Changes the password and ends every other session of the user; `keepSessionId` goes on. */
-  async changePassword (user: UserRow, currentPassword: string, newPassword: string, keepSessionId?: string): Promise<void> {
+  /** Changes the password and ends every other session of the user; `keepSessionId` goes on. One transaction with its audit event. */
+  async changePassword (user: UserRow, currentPassword: string, newPassword: string, context: ClientContext, keepSessionId?: string): Promise<void> {
     // Before the current password is verified: a refused new one costs no hashing.
     this.policy.check(newPassword, user, '/new_password')
     await this.requirePassword(user, currentPassword)
     const hashedPassword = await this.passwords.hash(newPassword)
-    await this.db.transaction().execute(async (trx) => {
+    await this.audit.transaction(async (trx, record) => {
       const updated = await updateUser(trx, user.id, { hashed_password: hashedPassword, password_changed_at: new Date() })
       if (updated === undefined) throw accountGone()
-      await revokeSessions(trx, { userId: user.id, ...(keepSessionId === undefined ? {} : { exceptSessionId: keepSessionId }) }, 'password_changed')
+      const ended = await revokeSessions(trx, { userId: user.id, ...(keepSessionId === undefined ? {} : { exceptSessionId: keepSessionId }) }, 'password_changed')
+      await record(eventBy(clientSource(user.id, context), { action: 'password_changed', outcome: 'success' }, user.id, { sessions_ended: ended.length }))
     })
   }
 
-  /** Deletes the account, its sessions with it; needs the password. */
-  async deleteAccount (user: UserRow, password: string): Promise<void> {
+  /** Deletes the account, its sessions with it; needs the password. One transaction with its audit event. */
+  async deleteAccount (user: UserRow, password: string, context: ClientContext): Promise<void> {
     await this.requirePassword(user, password)
-    if (!await deleteUser(this.db, user.id)) throw accountGone()
+    await this.audit.transaction(async (trx, record) => {
+      if (!await deleteUser(trx, user.id)) throw accountGone()
+      await record(eventBy(clientSource(user.id, context), { action: 'account_deleted', outcome: 'success' }, user.id))
+    })
   }
 
   private async requirePassword (user: UserRow, password: string): Promise<void> {

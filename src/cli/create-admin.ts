@@ -1,7 +1,11 @@
 import { parseArgs } from 'node:util'
 import { Ajv } from 'ajv'
+import type { Kysely } from 'kysely'
+import { insertAuditEvent } from '../audit/audit.repository.js'
+import { CLI_SOURCE, eventBy } from '../audit/events.js'
 import { PasswordPolicy } from '../auth/password-policy.js'
 import { PasswordHasher } from '../auth/passwords.js'
+import type { Database, NewUserRow, UserRow } from '../db/types.js'
 import { AppError } from '../errors.js'
 import { RegisterBody, type RegisterBodyType } from '../schemas/auth.js'
 import { inspectRequestPart } from '../schemas/request-inspection.js'
@@ -57,7 +61,7 @@ export async function createAdminCommand (args: string[], io: CliIo, options: Cl
 
     const hashedPassword = await new PasswordHasher(config.argon2).hash(input.password)
     try {
-      const user = await new UsersService(db).create(newUserRow({ ...input, roles: ['user', 'admin'] }, hashedPassword))
+      const user = await createAudited(db, newUserRow({ ...input, roles: ['user', 'admin'] }, hashedPassword))
       io.stdout.write(`created admin ${user.username} (${user.id}) <${user.email}>\n`)
       return EXIT_OK
     } catch (error) {
@@ -66,6 +70,15 @@ export async function createAdminCommand (args: string[], io: CliIo, options: Cl
       }
       throw error
     }
+  })
+}
+
+/** Stores the account and its audit event (register, via the CLI) in one transaction. */
+async function createAudited (db: Kysely<Database>, row: NewUserRow): Promise<UserRow> {
+  return db.transaction().execute(async (trx) => {
+    const user = await new UsersService(trx).create(row)
+    await insertAuditEvent(trx, eventBy(CLI_SOURCE, { action: 'register', outcome: 'success' }, user.id, { roles: user.roles }))
+    return user
   })
 }
 

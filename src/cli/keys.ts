@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely'
 import { isAsymmetric, isSealed, KeyEncryption, type AsymmetricAlgorithm } from '../auth/keys/key-material.js'
 import { retireKey, retirementGraceSeconds, rotateKey } from '../auth/keys/key-rotation.js'
 import { listKeys } from '../auth/keys/signing-keys.repository.js'
+import { CLI_SOURCE } from '../audit/events.js'
 import type { Config } from '../config.js'
 import type { Database, SigningKeyRow } from '../db/types.js'
 import { CliError, configFor, ensureMigrated, EXIT_OK, EXIT_USAGE, usageError, withDatabase, type CliIo, type CliOptions } from './common.js'
@@ -75,7 +76,7 @@ async function list (db: Kysely<Database>, io: CliIo, json: boolean): Promise<nu
 
 async function rotate (db: Kysely<Database>, config: Config, algorithm: AsymmetricAlgorithm, io: CliIo): Promise<number> {
   const grace = retirementGraceSeconds(config.jwt.expireMinutes)
-  const { kid, retired } = await rotateKey(db, algorithm, new KeyEncryption(config.keys.encryptionKey), grace)
+  const { kid, retired } = await rotateKey(db, algorithm, new KeyEncryption(config.keys.encryptionKey), grace, CLI_SOURCE)
   io.stdout.write(`new signing key ${kid} (${algorithm})\n`)
   for (const old of retired) io.stdout.write(`retired ${old}: still verifies for ${grace} s (the longest token lifetime)\n`)
   if (config.keys.encryptionKey === null) io.stderr.write('user-service: warning: KEYS_ENCRYPTION_KEY is not set; the private key is stored unencrypted\n')

@@ -22,7 +22,12 @@ Commands:
   keys retire KID [--now]     retire a key that no longer signs; --now stops it verifying at once
   sessions prune              delete ended sessions (revoked, expired, idle) and their
                               refresh tokens; the server also does this every
-                              SESSION_PRUNE_INTERVAL_MINUTES
+                              SESSION_PRUNE_INTERVAL_MINUTES; also deletes audit events older
+                              than AUDIT_RETENTION_DAYS
+  audit tail [--limit N] [--action A] [--user UUID]
+                              the newest audit events (50 unless --limit, at most 10000) as
+                              JSON lines, oldest first; --action: one action (register, login,
+                              logout, ...); --user: events done by or to that user
   help                        show this text
 
 Configuration comes from the environment (and .env), as for the server: DATABASE_URL
@@ -54,6 +59,8 @@ export async function runCli (argv: string[], io: CliIo, options: CliOptions = {
         return await (await import('./keys.js')).keysCommand(args, io, options)
       case 'sessions':
         return await (await import('./sessions.js')).sessionsCommand(args, io, options)
+      case 'audit':
+        return await (await import('./audit.js')).auditCommand(args, io, options)
       case 'help':
       case '--help':
       case '-h':

@@ -75,12 +75,31 @@ export interface OAuthClientsTable {
 export type OAuthClientRow = Selectable<OAuthClientsTable>
 export type OAuthClientUpdate = Updateable<OAuthClientsTable>
 
+/** One audit event (see src/audit/events.ts for the actions and their outcomes). */
+export interface AuditEventsTable {
+  id: Generated<string>
+  at: Timestamp
+  action: string
+  outcome: string
+  actor_user_id: string | null
+  subject_user_id: string | null
+  client_id: string | null
+  ip: string | null
+  user_agent: string | null
+  request_id: string | null
+  details: ColumnType<Record<string, unknown>, string | undefined, string>
+}
+
+export type AuditEventRow = Selectable<AuditEventsTable>
+export type NewAuditEventRow = Insertable<AuditEventsTable>
+
 export interface Database {
   users: UsersTable
   signing_keys: SigningKeysTable
   sessions: SessionsTable
   refresh_tokens: RefreshTokensTable
   oauth_clients: OAuthClientsTable
+  audit_events: AuditEventsTable
 }
 
 /** The database itself or an open transaction: repositories work with either. */

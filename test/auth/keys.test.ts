@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { createVerifier } from 'fast-jwt'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
+import { CLI_SOURCE } from '../../src/audit/events.js'
 import { KeyEncryption } from '../../src/auth/keys/key-material.js'
 import { retireKey, rotateKey } from '../../src/auth/keys/key-rotation.js'
 import { loadConfig } from '../../src/config.js'
@@ -162,7 +163,7 @@ t.test('rotation: a second instance picks the new key up without a restart; old 
   const oldKid = decodeJwt(oldToken).header.kid as string
   t.equal(decodeJwt(await login(second.app, account)).header.kid, oldKid, 'both sign with the one key')
 
-  const { kid: newKid, retired } = await rotateKey(first.app.db, 'RS256', new KeyEncryption(null), 5 * 60 + 60)
+  const { kid: newKid, retired } = await rotateKey(first.app.db, 'RS256', new KeyEncryption(null), 5 * 60 + 60, CLI_SOURCE)
   t.same(retired, [oldKid])
   const elapsed = await waitForSigningKid(second.app, account, newKid)
   t.pass(`the second instance picked the new key up by itself, ${elapsed} ms later`)

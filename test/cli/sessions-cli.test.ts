@@ -22,7 +22,7 @@ t.test('sessions prune deletes ended sessions of a running service\'s database',
 
   const result = await cli(['sessions', 'prune'], { DATABASE_URL: database.url ?? '' })
   t.equal(result.code, 0, result.stderr)
-  t.equal(result.stdout, 'pruned 1 session\n')
+  t.equal(result.stdout, 'pruned 1 session\npruned 0 audit events\n')
   const left = await app.db.selectFrom('sessions').select('user_id').execute()
   t.same(left.map((row) => row.user_id), [keeper.id])
 })

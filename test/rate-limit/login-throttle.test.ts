@@ -102,7 +102,7 @@ t.test('guessing from 200 addresses cannot stop the owner signing in from an add
   t.equal((await signIn(app, account, '192.0.2.10')).status, 200, 'the owner signs in from home')
   const newPlace = await app.inject({ method: 'POST', url: '/api/v1/auth/login', headers: { 'x-forwarded-for': '198.51.100.77' }, payload: { login: account.email, password: account.password } })
   t.equal(newPlace.statusCode, 429, 'a new address waits, whatever the password')
-  t.match(newPlace.json(), { detail: /^too many failed sign-ins for this login; try again in 30 s, or from an address it has signed in from before$/ })
+  t.match(newPlace.json(), { detail: /^too many failed sign-ins for this login; try again in \d+ s, or from an address it has signed in from before$/ })
   t.equal((await signIn(app, { ...account, email: account.username }, '192.0.2.10')).status, 200, 'the username is trusted from home too')
   const registeredFrom = await app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: '127.0.0.1', payload: { login: account.email, password: account.password } })
   t.equal(registeredFrom.statusCode, 200, 'the address it registered from is trusted')

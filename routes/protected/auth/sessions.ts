@@ -8,6 +8,7 @@ import { INVALID_ID, INVALID_QUERY, protectedResponses as protectedFamily, SESSI
 /** Every answer of a rate-limited route may carry the RateLimit-* headers. */
 const protectedResponses = protectedFamily.with(RATE_LIMIT)
 import { LogoutBody, SessionRead, toSessionRead } from '../../../src/schemas/sessions.js'
+import { clientContext } from '../../client-context.js'
 
 const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/logout', {
@@ -26,9 +27,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     config: { emptyJsonBody: true, ...rateLimited('sessions') },
     preValidation: async (request) => { request.body ??= {} }
   }, async (request, reply) => {
-    const { currentUser, currentSessionId } = request
-    if (request.body.all === true) await app.sessionsService.endAll(currentUser.id, 'logout_all')
-    else if (currentSessionId !== null) await app.sessionsService.end(currentSessionId, 'logout')
+    await app.sessionsService.logout(request.currentUser.id, request.currentSessionId, request.body.all === true, clientContext(request))
     return reply.code(204).send(null)
   })
 
@@ -63,7 +62,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     config: rateLimited('sessions')
   }, async (request, reply) => {
-    await app.sessionsService.endOwn(request.currentUser.id, request.params.id)
+    await app.sessionsService.endOwn(request.currentUser.id, request.params.id, clientContext(request))
     return reply.code(204).send(null)
   })
 }

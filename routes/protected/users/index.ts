@@ -3,6 +3,7 @@ import { Type, type TSchema } from '@sinclair/typebox'
 import { bearerSecurity, Uuid } from '../../../src/schemas/common.js'
 import { INVALID_ID, INVALID_QUERY, protectedResponses } from '../../../src/schemas/responses.js'
 import { AccountDeleteBody, PasswordChangeBody, toUserRead, UserRead, UserUpdateBody } from '../../../src/schemas/users.js'
+import { clientContext } from '../../client-context.js'
 
 /** An operation on the signed-in account that its password confirms: 204, or 403 for a wrong password. */
 function confirmedByPassword<Body extends TSchema> (operationId: string, summary: string, body: Body, done: string) {
@@ -73,14 +74,14 @@ const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: confirmedByPassword('changeMyPassword', 'Change the password (needs the current one)', PasswordChangeBody,
       'Changed; every other session of the account has ended')
   }, async (request, reply) => {
-    await app.authService.changePassword(request.currentUser, request.body.current_password, request.body.new_password, request.currentSessionId ?? undefined)
+    await app.authService.changePassword(request.currentUser, request.body.current_password, request.body.new_password, clientContext(request), request.currentSessionId ?? undefined)
     return reply.code(204).send(null)
   })
 
   app.delete('/me', {
     schema: confirmedByPassword('deleteMe', 'Delete the account and its data (needs the password)', AccountDeleteBody, 'Deleted, with its sessions')
   }, async (request, reply) => {
-    await app.authService.deleteAccount(request.currentUser, request.body.password)
+    await app.authService.deleteAccount(request.currentUser, request.body.password, clientContext(request))
     return reply.code(204).send(null)
   })
 }

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { ClientContext } from '../../../src/auth/sessions/sessions.service.js'
 import { OAuthError, type AppError } from '../../../src/errors.js'
 import { clientContext } from '../../client-context.js'
 import { RevokeRequestBody, TokenRequestBody, TokenResponse } from '../../../src/schemas/auth.js'
@@ -128,20 +129,20 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const body = readTokenRequest(request, request.body)
     if (body.token === undefined) throw new OAuthError('invalid_request', 'token is required')
-    await revokeToken(app, body.token, body.token_type_hint)
+    await revokeToken(app, body.token, body.token_type_hint, clientContext(request))
     return reply.code(200).send()
   })
 }
 
 /** RFC 7009 §2.1: the hint only says where to look first; every kind of token is tried. */
-async function revokeToken (app: FastifyInstance, token: string, hint: string | undefined): Promise<void> {
+async function revokeToken (app: FastifyInstance, token: string, hint: string | undefined, context: ClientContext): Promise<void> {
   const asAccessToken = async (): Promise<boolean> => {
     const sid = (await app.verifyAccessToken(token))?.sid
     if (typeof sid !== 'string') return false
-    await app.sessionsService.end(sid, 'revoked')
+    await app.sessionsService.revoke(sid, context)
     return true
   }
-  const asRefreshToken = (): Promise<boolean> => app.sessionsService.revokeByRefreshToken(token)
+  const asRefreshToken = (): Promise<boolean> => app.sessionsService.revokeByRefreshToken(token, context)
   const order = hint === 'access_token' ? [asAccessToken, asRefreshToken] : [asRefreshToken, asAccessToken]
   for (const attempt of order) {
     if (await attempt()) return

@@ -1,4 +1,6 @@
 import type { Kysely } from 'kysely'
+import { insertAuditEvent } from '../../audit/audit.repository.js'
+import { eventBy, type AuditSource } from '../../audit/events.js'
 import type { Database, SigningKeyRow } from '../../db/types.js'
 import { generateSigningKeyPair, type AsymmetricAlgorithm, type KeyEncryption } from './key-material.js'
 import { expireKeyNow, findActiveKey, findKey, insertSigningKey, lockSigningKeys, retireKeys } from './signing-keys.repository.js'
@@ -39,8 +41,11 @@ export interface RotationResult {
   retired: string[]
 }
 
-/** A new active key of `algorithm`; the previously active ones retire and keep verifying for `graceSeconds`. */
-export async function rotateKey (db: Kysely<Database>, algorithm: AsymmetricAlgorithm, encryption: KeyEncryption, graceSeconds: number): Promise<RotationResult> {
+/**
+ * A new active key of `algorithm`; the previously active ones retire and keep verifying for
+ * `graceSeconds`. The audit event (key_rotated, by `source`) is written in the same transaction.
+ */
+export async function rotateKey (db: Kysely<Database>, algorithm: AsymmetricAlgorithm, encryption: KeyEncryption, graceSeconds: number, source: AuditSource): Promise<RotationResult> {
   return db.transaction().execute(async (trx) => {
     await lockSigningKeys(trx)
     const previous = await trx.selectFrom('signing_keys').select('kid')
@@ -48,6 +53,7 @@ export async function rotateKey (db: Kysely<Database>, algorithm: AsymmetricAlgo
     const retired = previous.map((row) => row.kid)
     await retireKeys(trx, retired, graceSeconds)
     const kid = await insertNewKey(trx, algorithm, encryption)
+    await insertAuditEvent(trx, eventBy(source, { action: 'key_rotated', outcome: 'success' }, null, { kid, algorithm, retired }))
     return { kid, retired }
   })
 }

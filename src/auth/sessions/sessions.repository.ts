@@ -1,4 +1,7 @@
-import { sql } from 'kysely'
+import { sql, type Expression, type RawBuilder } from 'kysely'
+import { AUDIT_SELECTION_COLUMNS, ownAuditSelection } from '../../audit/audit.repository.js'
+import type { AuditKind, AuditOrigin } from '../../audit/events.js'
+import { tryTransactionLock } from '../../db/advisory-lock.js'
 import { PrecompiledQuery } from '../../db/precompiled.js'
 import type { Executor, NewUserRow, SessionRow, UserRow } from '../../db/types.js'
 import { USER_COLUMNS } from '../../users/users.repository.js'
@@ -9,28 +12,41 @@ export interface NewSession {
   expiresAt: Date
   userAgent: string | null
   ip: string | null
+  /** The request that starts it: stored in its audit event, not with the session. */
+  requestId: string | null
 }
 
 /** A session about to be stored with the account it belongs to. */
 export type PendingSession = Omit<NewSession, 'userId'>
 
+const REGISTER: AuditKind = { action: 'register', outcome: 'success' }
+const LOGIN_SUCCESS: AuditKind = { action: 'login', outcome: 'success' }
+
+/** The session of a sign-in as its audit event's details: the sign-in's `session_id`. */
+const sessionDetails = (sessionId: Expression<string>): RawBuilder<unknown> => sql`jsonb_build_object('session_id', ${sessionId})`
+
 // Sign-in and refresh are the hot write paths: their statements are precompiled and prepared
 // like the per-request read below (see src/db/precompiled.ts), and each is one round trip.
-const startSessionQuery = new PrecompiledQuery((db, id: string, userId: string, expiresAt: string, userAgent: string | null, ip: string | null, tokenHash: string) => db
+// A sign-in's audit event is written by the same statement.
+const startSessionQuery = new PrecompiledQuery((db, id: string, userId: string, expiresAt: string, userAgent: string | null, ip: string | null, requestId: string | null, tokenHash: string) => db
   .with('session', (db) => db.insertInto('sessions')
     .values({ id, user_id: userId, expires_at: expiresAt, user_agent: userAgent, ip })
-    .returning('id'))
+    .returning(['id', 'user_id']))
+  .with('event', (db) => db.insertInto('audit_events')
+    .columns(AUDIT_SELECTION_COLUMNS)
+    .expression((eb) => eb.selectFrom('session')
+      .select(ownAuditSelection(LOGIN_SUCCESS, sql.ref<string>('session.user_id'), { ip, userAgent, requestId }, sessionDetails(sql.ref('session.id'))))))
   .insertInto('refresh_tokens')
   .columns(['session_id', 'token_hash'])
   .expression((eb) => eb.selectFrom('session').select(['session.id', sql<string>`${tokenHash}::text`.as('token_hash')])),
-['\u0000id', '\u0000user', '\u0000expires', '\u0000agent', '\u0000ip', '\u0000hash'])
+['\u0000id', '\u0000user', '\u0000expires', '\u0000agent', '\u0000ip', '\u0000request', '\u0000hash'])
 
-/** Stores a new session with its first refresh token, in one statement. */
+/** Stores a new session with its first refresh token and the sign-in's audit event (login, success), in one statement. */
 export async function insertSessionWithRefreshToken (db: Executor, session: NewSession, tokenHash: string): Promise<void> {
-  await startSessionQuery.execute(db, session.id, session.userId, session.expiresAt.toISOString(), session.userAgent, session.ip, tokenHash)
+  await startSessionQuery.execute(db, session.id, session.userId, session.expiresAt.toISOString(), session.userAgent, session.ip, session.requestId, tokenHash)
 }
 
-/** Stores a new account, its first session and that session's refresh token, in one statement. */
+/** Stores a new account, its first session, that session's refresh token and the audit event (register), in one statement. */
 export async function insertUserWithSession (db: Executor, user: NewUserRow, session: PendingSession, tokenHash: string): Promise<UserRow> {
   return db
     .with('new_user', (db) => db.insertInto('users').values(user).returning(USER_COLUMNS))
@@ -43,10 +59,14 @@ export async function insertUserWithSession (db: Executor, user: NewUserRow, ses
         sql<string | null>`${session.userAgent}::text`.as('user_agent'),
         sql<string | null>`${session.ip}::text`.as('ip')
       ]))
-      .returning('id'))
+      .returning(['id', 'user_id']))
     .with('new_token', (db) => db.insertInto('refresh_tokens')
       .columns(['session_id', 'token_hash'])
       .expression((eb) => eb.selectFrom('new_session').select(['new_session.id', sql<string>`${tokenHash}::text`.as('token_hash')])))
+    .with('new_event', (db) => db.insertInto('audit_events')
+      .columns(AUDIT_SELECTION_COLUMNS)
+      .expression((eb) => eb.selectFrom('new_session')
+        .select(ownAuditSelection(REGISTER, sql.ref<string>('new_session.user_id'), session, sessionDetails(sql.ref('new_session.id'))))))
     .selectFrom('new_user')
     .select(USER_COLUMNS)
     .executeTakeFirstOrThrow()
@@ -83,10 +103,11 @@ export interface RotationRules {
  * version the state is computed again, as a SELECT ... FOR UPDATE in a transaction would.
  * The successor is inserted from what the update returned, so the old token is already
  * retired when the one-live-token-per-session index checks the new one; a parallel refresh
- * of the same token finds it retired and inserts nothing. Parameters are typed in the SQL
- * because the statement is prepared once for every call.
+ * of the same token finds it retired and inserts nothing. A detected reuse ends the session
+ * and writes its audit event (refresh_token_reuse, failure) in the same statement. Parameters
+ * are typed in the SQL because the statement is prepared once for every call.
  */
-const rotateQuery = new PrecompiledQuery((_db, tokenHash: string, successorHash: string, userAgent: string | null, ip: string | null, idleDays: number, graceSeconds: number) => sql<RefreshRotation>`
+const rotateQuery = new PrecompiledQuery((_db, tokenHash: string, successorHash: string, userAgent: string | null, ip: string | null, requestId: string | null, idleDays: number, graceSeconds: number) => sql<RefreshRotation>`
 with found as (
   select refresh_tokens.session_id, sessions.user_id, users.roles,
     case
@@ -119,6 +140,12 @@ with found as (
   update sessions set revoked_at = now(), revoked_reason = 'refresh_token_reuse'
   from found
   where found.state = 'reused' and sessions.id = found.session_id and sessions.revoked_at is null
+), reuse_event as (
+  insert into audit_events (action, outcome, subject_user_id, ip, user_agent, request_id, details)
+  select 'refresh_token_reuse', 'failure', found.user_id, ${ip}::text, ${userAgent}::text, ${requestId}::text,
+    jsonb_build_object('session_id', found.session_id)
+  from found
+  where found.state = 'reused'
 )
 select found.session_id, found.user_id, found.roles,
   case
@@ -126,11 +153,11 @@ select found.session_id, found.user_id, found.roles,
     when exists (select from successor) then 'rotated'
     else 'already_used'
   end as outcome
-from found`, ['\u0000hash', '\u0000successor', '\u0000agent', '\u0000ip', '\u0000idle', '\u0000grace'])
+from found`, ['\u0000hash', '\u0000successor', '\u0000agent', '\u0000ip', '\u0000request', '\u0000idle', '\u0000grace'])
 
 /** Rotates the refresh token whose hash is `tokenHash`; undefined when there is no such token. */
-export async function rotateRefreshToken (db: Executor, tokenHash: string, successorHash: string, context: { userAgent: string | null, ip: string | null }, rules: RotationRules): Promise<RefreshRotation | undefined> {
-  const [row] = await rotateQuery.execute(db, tokenHash, successorHash, context.userAgent, context.ip, rules.idleDays, rules.reuseGraceSeconds)
+export async function rotateRefreshToken (db: Executor, tokenHash: string, successorHash: string, context: AuditOrigin, rules: RotationRules): Promise<RefreshRotation | undefined> {
+  const [row] = await rotateQuery.execute(db, tokenHash, successorHash, context.userAgent, context.ip, context.requestId, rules.idleDays, rules.reuseGraceSeconds)
   return row
 }
 
@@ -140,16 +167,21 @@ export interface RevokeFilter {
   exceptSessionId?: string
 }
 
-/** Ends the matching live sessions; returns how many. */
-export async function revokeSessions (db: Executor, filter: RevokeFilter, reason: string): Promise<number> {
+/** A session that has just been ended. */
+export interface EndedSession {
+  id: string
+  user_id: string
+}
+
+/** Ends the matching live sessions; returns them. */
+export async function revokeSessions (db: Executor, filter: RevokeFilter, reason: string): Promise<EndedSession[]> {
   let query = db.updateTable('sessions')
     .set({ revoked_at: sql`now()`, revoked_reason: reason })
     .where('revoked_at', 'is', null)
   if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId)
   if (filter.sessionId !== undefined) query = query.where('id', '=', filter.sessionId)
   if (filter.exceptSessionId !== undefined) query = query.where('id', '<>', filter.exceptSessionId)
-  const result = await query.executeTakeFirst()
-  return Number(result.numUpdatedRows)
+  return query.returning(['id', 'user_id']).execute()
 }
 
 /** The user's sessions that can still be used, newest activity first. */
@@ -174,8 +206,7 @@ export async function findSession (db: Executor, sessionId: string): Promise<Ses
  * a time: the others skip instead of waiting.
  */
 export async function pruneSessions (db: Executor, idleDays: number): Promise<{ sessions: number } | null> {
-  const locked = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(hashtext('user-service:prune-sessions')) as locked`.execute(db)
-  if (locked.rows[0]?.locked !== true) return null
+  if (!await tryTransactionLock(db, 'user-service:prune-sessions')) return null
   const sessions = await db.deleteFrom('sessions')
     .where((eb) => eb.or([
       eb('revoked_at', 'is not', null),
