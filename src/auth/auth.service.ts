@@ -7,7 +7,7 @@ import type { TokenResponseType } from '../schemas/auth.js'
 import { deleteUser, findUserByLogin, updateUser } from '../users/users.repository.js'
 import { accountGone, newUserRow, throwAccountConflict, type NewAccount } from '../users/users.service.js'
 import { loginFailed, loginThrottled } from './login-audit.js'
-import type { LoginThrottle } from './login-throttle.js'
+import { LoginThrottledError, type LoginThrottle } from './login-throttle.js'
 import type { PasswordPolicy } from './password-policy.js'
 import type { PasswordHasher } from './passwords.js'
 import { revokeSessions } from './sessions/sessions.repository.js'
@@ -63,30 +63,33 @@ export class AuthService {
   async verifyCredentials (login: string, password: string, context: ClientContext): Promise<UserRow> {
     const attempt = await this.throttle.begin(login, context.ip).catch(async (error: unknown) => this.throttled(error, context))
     const { user, ok, needsRehash } = await this.checkPassword(login, password)
-      .catch(async (error: unknown) => { await attempt.released(); throw error })
+      .catch(async (error: unknown) => { attempt.released(); throw error })
     if (user === undefined || !ok) {
-      await attempt.failed()
+      attempt.failed()
       this.observer?.login('failure')
       await this.audit.record(loginFailed(user, ok, context))
       throw new AppError('invalid_credentials', 'the login or the password is not correct')
     }
     if (!user.is_active) {
-      await attempt.released()
+      attempt.released()
       this.observer?.login('failure')
       await this.audit.record(loginFailed(user, ok, context))
       throw new AppError('account_disabled', 'this account is disabled')
     }
-    await attempt.succeeded(user)
+    attempt.succeeded(user)
     this.observer?.login('success')
     // Re-hashed at today's parameters (and in NFKC); the password itself does not change.
     if (needsRehash) await updateUser(this.db, user.id, { hashed_password: await this.passwords.hash(password) })
     return user
   }
 
-  /** Records a refusal by the login throttling as its audit event, and passes it on. */
+  /**
+   * Records a refusal by the login throttling as its audit event (the first of its kind in a
+   * minute: a flood of refusals must not become a flood of rows), and passes it on.
+   */
   private async throttled (error: unknown, context: ClientContext): Promise<never> {
-    if (error instanceof AppError && error.code === 'too_many_requests') {
-      await this.audit.record(loginThrottled(context, Number(error.headers['retry-after'] ?? 0)))
+    if (error instanceof LoginThrottledError && error.firstReport) {
+      await this.audit.record(loginThrottled(context, error.rule, error.retryAfterSeconds))
     }
     throw error
   }

@@ -1,5 +1,6 @@
 import { eventBy, type AuditEvent } from '../audit/events.js'
 import type { UserRow } from '../db/types.js'
+import type { LoginRule } from '../rate-limit/login-state.js'
 import { clientSource, type ClientContext } from './sessions/sessions.service.js'
 
 /** Why a password sign-in was refused, as its audit event says. */
@@ -18,8 +19,8 @@ export function loginFailed (user: UserRow | undefined, passwordOk: boolean, con
 
 /**
  * The audit event of a sign-in refused by the login throttling, before any lookup: so no
- * account, and no login either (see loginFailed); how long the client was told to wait.
+ * account, and no login either (see loginFailed); which rule refused it and how long the client was told to wait.
  */
-export function loginThrottled (context: ClientContext, retryAfterSeconds: number): AuditEvent {
-  return eventBy(clientSource(null, context), { action: 'login', outcome: 'throttled' }, null, { retry_after_seconds: retryAfterSeconds })
+export function loginThrottled (context: ClientContext, rule: LoginRule, retryAfterSeconds: number): AuditEvent {
+  return eventBy(clientSource(null, context), { action: 'login', outcome: 'throttled' }, null, { rule, retry_after_seconds: retryAfterSeconds })
 }

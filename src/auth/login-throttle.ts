@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { normalizeIP } from '@fastify/rate-limit'
 import { AppError } from '../errors.js'
+import { BoundedMap } from '../rate-limit/bounded-map.js'
 import { counterKey } from '../rate-limit/counters.js'
 import type { LoginKeys, LoginRule, SharedLoginState } from '../rate-limit/login-state.js'
 import { normalizeLogin } from '../users/users.repository.js'
@@ -11,20 +12,37 @@ export interface AccountLogins {
   username: string
 }
 
-/** One password attempt let through by the throttle; exactly one of these is called once it is decided. */
+/**
+ * One password attempt let through by the throttle; exactly one of these is called once it is
+ * decided. They do not wait for Redis: the request's answer does not depend on them, and the
+ * next attempt's check goes out on the same connection after them, so Redis still sees them first.
+ */
 export interface LoginAttempt {
   /**
    * The password of `account` was right: the pair starts again, and the address is trusted by
    * the account-wide rule of both its logins (the owner may type the other one next time).
    */
-  succeeded: (account: AccountLogins) => Promise<void>
+  succeeded: (account: AccountLogins) => void
   /** Wrong login or password: one more strike against the login across addresses. */
-  failed: () => Promise<void>
+  failed: () => void
   /** Undecided (an outage, not a wrong password): the attempt does not count. */
-  released: () => Promise<void>
+  released: () => void
 }
 
-const UNTHROTTLED: LoginAttempt = { succeeded: async () => {}, failed: async () => {}, released: async () => {} }
+const UNTHROTTLED: LoginAttempt = { succeeded: () => {}, failed: () => {}, released: () => {} }
+
+/** How long one (rule, login, address) is reported once, however many refusals it gets. */
+const REPORT_INTERVAL_MS = 60_000
+
+/** A sign-in refused by the throttle: 429 with Retry-After; `firstReport` when it is the first of its kind this minute. */
+export class LoginThrottledError extends AppError {
+  constructor (readonly rule: LoginRule, readonly retryAfterSeconds: number, readonly firstReport: boolean) {
+    super('too_many_requests', rule === 'login_pair'
+      ? `too many failed sign-ins for this login from this address; try again in ${retryAfterSeconds} s`
+      : `too many failed sign-ins for this login; try again in ${retryAfterSeconds} s, or from an address it has signed in from before`,
+    { headers: { 'retry-after': String(retryAfterSeconds) } })
+  }
+}
 
 /**
  * Login throttling (DESIGN "Abuse resistance", ASVS 6.3.1): strikes per (login, address) and
@@ -35,6 +53,9 @@ const UNTHROTTLED: LoginAttempt = { succeeded: async () => {}, failed: async () 
  * address the login signed in from before; refreshing a session is not a login at all.
  */
 export class LoginThrottle {
+  /** Refusals reported lately, so a flood of them makes one audit event a minute per key, not one per request. */
+  readonly #reported = new BoundedMap<true>(10_000)
+
   constructor (
     private readonly state: SharedLoginState | null,
     private readonly onThrottled: (rule: LoginRule) => void = () => {}
@@ -48,12 +69,15 @@ export class LoginThrottle {
     const verdict = await state.begin(keys)
     if (verdict !== null) {
       this.onThrottled(verdict.rule)
-      throw tooManyFailures(verdict.rule, Math.max(1, Math.ceil(verdict.retryAfterMs / 1000)))
+      const reportKey = `${verdict.rule}:${keys.login}:${keys.address}`
+      const firstReport = this.#reported.get(reportKey) === undefined
+      if (firstReport) this.#reported.set(reportKey, true, REPORT_INTERVAL_MS)
+      throw new LoginThrottledError(verdict.rule, Math.max(1, Math.ceil(verdict.retryAfterMs / 1000)), firstReport)
     }
     return {
-      succeeded: async (account) => { await Promise.all([state.succeeded(keys), this.trust(account, ip)]) },
-      failed: () => state.failed(keys),
-      released: () => state.released(keys)
+      succeeded: (account) => { void state.succeeded(keys); void this.trust(account, ip) },
+      failed: () => { void state.failed(keys) },
+      released: () => { void state.released(keys) }
     }
   }
 
@@ -71,11 +95,4 @@ export function loginKeys (login: string, ip: string | null): LoginKeys {
     login: createHash('sha256').update(normalizeLogin(login)).digest('base64url'),
     address: ip === null ? 'unknown' : counterKey(normalizeIP(ip, 64))
   }
-}
-
-function tooManyFailures (rule: LoginRule, seconds: number): AppError {
-  const message = rule === 'login_pair'
-    ? `too many failed sign-ins for this login from this address; try again in ${seconds} s`
-    : `too many failed sign-ins for this login; try again in ${seconds} s, or from an address it has signed in from before`
-  return new AppError('too_many_requests', message, { headers: { 'retry-after': String(seconds) } })
 }

@@ -108,12 +108,13 @@ t.test('a login refused by the throttling writes a throttled event, with no acco
   const account = await registerAccount(app)
   const attempt = (requestId: string) => app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: '203.0.113.1', headers: from('guesser', requestId), payload: { login: account.username, password: 'wrong guess 123' } })
   t.same([(await attempt('req-1')).statusCode, (await attempt('req-2')).statusCode, (await attempt('req-3')).statusCode], [401, 401, 429])
+  t.same([(await attempt('req-4')).statusCode, (await attempt('req-5')).statusCode], [429, 429], 'more refusals within the minute...')
 
   t.same((await auditRows(app.db, 'login')).map((event) => [event.outcome, event.subject_user_id, event.ip, event.request_id, event.details]), [
     ['failure', account.id, '203.0.113.1', 'req-1', { reason: 'wrong_password' }],
     ['failure', account.id, '203.0.113.1', 'req-2', { reason: 'wrong_password' }],
-    ['throttled', null, '203.0.113.1', 'req-3', { retry_after_seconds: 30 }]
-  ])
+    ['throttled', null, '203.0.113.1', 'req-3', { rule: 'login_pair', retry_after_seconds: 30 }]
+  ], '...make no more events: a flood of refusals is one row a minute per login and address')
   t.same(await secretsInAudit(app.db, ['wrong guess 123', account.password]), [])
   t.equal(await metricSample(app, 'audit_events_written_total{action="login",outcome="throttled"}'), 1)
 })
@@ -121,11 +122,11 @@ t.test('a login refused by the throttling writes a throttled event, with no acco
 t.test('app.auditLog.record writes an event of its own; details that name a secret are refused', async (t) => {
   const { app } = await buildApp(t)
   const context = { ip: '203.0.113.7', userAgent: 'guesser', requestId: 'req-throttled' }
-  await app.auditLog.record(loginThrottled(context, 30))
-  t.match(await auditRows(app.db, 'login'), [{ outcome: 'throttled', actor_user_id: null, subject_user_id: null, ip: '203.0.113.7', request_id: 'req-throttled', details: { retry_after_seconds: 30 } }])
+  await app.auditLog.record(loginThrottled(context, 'login_pair', 30))
+  t.match(await auditRows(app.db, 'login'), [{ outcome: 'throttled', actor_user_id: null, subject_user_id: null, ip: '203.0.113.7', request_id: 'req-throttled', details: { rule: 'login_pair', retry_after_seconds: 30 } }])
   t.equal(await metricSample(app, 'audit_events_written_total{action="login",outcome="throttled"}'), 1)
 
-  const leaky = { ...loginThrottled(context, 30), details: { password: 'hunter2' } }
+  const leaky = { ...loginThrottled(context, 'login_pair', 30), details: { password: 'hunter2' } }
   await t.rejects(app.auditLog.record(leaky), /audit details must not hold secrets \(key "password"\)/)
   t.equal((await auditRows(app.db)).length, 1, 'nothing stored')
 })
