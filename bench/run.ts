@@ -10,8 +10,9 @@ import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config.js'
 import { createBenchDatabase, type BenchDatabase } from './lib/database.js'
 import { rssMiB, startServer, type ServerProcess } from './lib/processes.js'
+import { seedAccounts, waitReady } from './lib/service.js'
 import { errorSummary, evaluateTargets, formatTable, type Memory, type ScenarioResults } from './lib/report.js'
-import { healthDuringHostileBodies, healthDuringLoginStorm, logins, PASSWORD, refreshes, registrations, usersMe, type Account, type BenchContext } from './scenarios.js'
+import { healthDuringHostileBodies, healthDuringLoginStorm, logins, refreshes, registrations, usersMe, type BenchContext } from './scenarios.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const SCENARIOS = ['me', 'login', 'register', 'refresh', 'health', 'hostile'] as const
@@ -70,27 +71,6 @@ async function cleanUp (): Promise<void> {
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => { cleanUp().finally(() => process.exit(130)) })
-}
-
-async function waitReady (url: string): Promise<void> {
-  const deadline = Date.now() + 60_000
-  for (;;) {
-    const status = await fetch(`${url}/ready`).then(async (response) => { await response.arrayBuffer(); return response.status }, () => 0)
-    if (status === 200) return
-    if (Date.now() > deadline) throw new Error(`${url}/ready did not answer 200 (last: ${status})`)
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-}
-
-async function seedAccounts (url: string, count: number): Promise<Account[]> {
-  const run = `${process.pid.toString(36)}${Date.now().toString(36)}`
-  return Promise.all(Array.from({ length: count }, async (_, index) => {
-    const body = { email: `seed${run}x${index}@bench.example.com`, username: `seed${run}x${index}`, password: PASSWORD }
-    const response = await fetch(`${url}/api/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-    const json = await response.json() as { access_token?: string, refresh_token?: string }
-    if (response.status !== 201 || json.access_token === undefined) throw new Error(`seeding failed: ${response.status} ${JSON.stringify(json)}`)
-    return { email: body.email, password: PASSWORD, accessToken: json.access_token, refreshToken: json.refresh_token }
-  }))
 }
 
 async function main (): Promise<void> {
