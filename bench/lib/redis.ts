@@ -32,12 +32,14 @@ async function bounded<T> (work: Promise<T>, ms: number, what: string): Promise<
 /** Null when Redis at `url` answers PING within 3 s, else why not. */
 export async function redisUnreachable (url: string): Promise<string | null> {
   const redis = client(url)
-  redis.on('error', () => {})
+  // The connection's own error (ECONNREFUSED...) says more than the "Connection is closed." that connect() rejects with.
+  let cause: string | undefined
+  redis.on('error', (error: Error) => { cause ??= error.message })
   try {
     await bounded(redis.connect().then(async () => redis.ping()), 3000, 'Redis')
     return null
   } catch (error) {
-    return error instanceof Error ? error.message : String(error)
+    return cause ?? (error instanceof Error ? error.message : String(error))
   } finally {
     redis.disconnect()
   }
