@@ -23,8 +23,8 @@ function from (request: autocannon.Request, address: string, body: string): auto
   return { ...request, headers: { ...request.headers, 'x-forwarded-for': address }, body }
 }
 
-/** One of the two services compared: its process, its accounts, the next simulated address, its CPU seconds in measured slices. */
-interface Side { server: ServerProcess, accounts: Account[], addresses: number, cpuSeconds: number }
+/** One of the two services compared: its process, its accounts, the next simulated address, its CPU seconds and logins in measured slices. */
+interface Side { server: ServerProcess, accounts: Account[], addresses: number, cpuSeconds: number, logins: number }
 
 /** Figures of one burst of refused requests. */
 export interface ThrottledCost {
@@ -50,7 +50,7 @@ export type LimitsResult = { available: false, note: string } | {
   ratio: number
   /** on/off per round, to show the spread. */
   roundRatios: number[]
-  /** The service's CPU time (every thread) per login, each side (null: no /proc). */
+  /** The service's CPU time (every thread) per login it counted, each side (null: no /proc or no /metrics). */
   cpuPerLoginMs: { off: number, on: number } | null
   /** Requests the limits-on service counted in its process because Redis was slow or down (null: no /metrics). */
   redisFallbacks: number | null
@@ -76,7 +76,7 @@ export async function loginsWithLimits (context: BenchContext): Promise<LimitsRe
     const start = async (name: string, env: Record<string, string>): Promise<Side> => {
       const server = await startVariant(context, name, env)
       servers.push(server)
-      return { server, accounts: [], addresses: 0, cpuSeconds: 0 }
+      return { server, accounts: [], addresses: 0, cpuSeconds: 0, logins: 0 }
     }
     const off = await start('limits-off', { RATE_LIMIT_ENABLED: 'false' })
     // REDIS_TIMEOUT_MS: a call slower than its budget is counted in the process, which skips Redis and
@@ -147,18 +147,12 @@ interface Compared { off: LoadResult, on: LoadResult, ratio: number, roundRatios
  */
 async function compare (context: BenchContext, off: Side, on: Side): Promise<Compared> {
   const rounds = Math.max(2, 2 * Math.floor(context.duration / 4))
-  const run = async (side: Side, duration: number): Promise<LoadSample> => {
-    const before = cpuSeconds(side.server.pid)
-    const sample = await sampleLoad(loginOptions(context, side, duration))
-    await waitQuiet(side.server.pid)
-    side.cpuSeconds = before === null ? Number.NaN : side.cpuSeconds + (cpuSeconds(side.server.pid) ?? Number.NaN) - before
-    return sample
-  }
+  const run = async (side: Side, duration: number): Promise<LoadSample> => accounted(side, async () => sampleLoad(loginOptions(context, side, duration)))
   if (context.warmup > 0) {
     await run(off, context.warmup)
     await run(on, context.warmup)
   }
-  off.cpuSeconds = on.cpuSeconds = 0
+  for (const side of [off, on]) Object.assign(side, { cpuSeconds: 0, logins: 0 })
   const samples = new Map<Side, LoadSample[]>([[off, []], [on, []]])
   for (let round = 0; round < rounds; round++) {
     for (const side of round % 2 === 0 ? [off, on] : [on, off]) samples.get(side)?.push(await run(side, context.duration / rounds))
@@ -166,20 +160,37 @@ async function compare (context: BenchContext, off: Side, on: Side): Promise<Com
   const [offSamples = [], onSamples = []] = [samples.get(off), samples.get(on)]
   const roundRatios = onSamples.map((sample, round) => summarize([sample]).rps / summarize([offSamples[round] ?? sample]).rps)
   const [offResult, onResult] = [summarize(offSamples), summarize(onSamples)]
-  const perLogin = (side: Side, result: LoadResult): number => side.cpuSeconds * 1000 / Math.max(1, result.ok)
-  const cpuPerLoginMs = Number.isNaN(off.cpuSeconds + on.cpuSeconds) ? null : { off: perLogin(off, offResult), on: perLogin(on, onResult) }
+  const perLogin = (side: Side): number => side.cpuSeconds * 1000 / side.logins
+  const cpuPerLoginMs = Number.isFinite(perLogin(off) + perLogin(on)) ? { off: perLogin(off), on: perLogin(on) } : null
   return { off: offResult, on: onResult, ratio: onResult.rps / offResult.rps, roundRatios, cpuPerLoginMs }
 }
 
+/**
+ * Runs `work` (a slice of logins) and waits for the logins still in flight when it stopped;
+ * adds the service's CPU time over that and the logins it counted (`auth_logins_total`) to
+ * the side's: the CPU per login pairs the two exactly, whichever logins the client saw end.
+ */
+async function accounted<T> (side: Side, work: () => Promise<T>): Promise<T> {
+  const loginsBefore = (await serviceCounts(side.server.url)).logins
+  const cpuBefore = cpuSeconds(side.server.pid)
+  const result = await work()
+  await waitQuiet(side.server.pid)
+  const cpuAfter = cpuSeconds(side.server.pid)
+  const loginsAfter = (await serviceCounts(side.server.url)).logins
+  side.cpuSeconds += (cpuAfter ?? Number.NaN) - (cpuBefore ?? Number.NaN)
+  side.logins += (loginsAfter ?? Number.NaN) - (loginsBefore ?? Number.NaN)
+  return result
+}
+
 /** `http_rate_limited_total` by rule and `rate_limit_redis_fallbacks_total` from the service's /metrics. */
-async function serviceCounts (url: string): Promise<{ rules: Record<string, number>, fallbacks: number | null }> {
+async function serviceCounts (url: string): Promise<{ rules: Record<string, number>, fallbacks: number | null, logins: number | null }> {
   const response = await fetch(`${url}/metrics`)
   const text = await response.text()
-  if (response.status !== 200) return { rules: {}, fallbacks: null }
+  if (response.status !== 200) return { rules: {}, fallbacks: null, logins: null }
   const rules: Record<string, number> = {}
   for (const [, rule, value] of text.matchAll(/^http_rate_limited_total\{rule="([^"]+)"\} (\S+)$/gm)) rules[rule ?? ''] = Number(value)
-  const fallbacks = /^rate_limit_redis_fallbacks_total (\S+)$/m.exec(text)?.[1]
-  return { rules, fallbacks: fallbacks === undefined ? null : Number(fallbacks) }
+  const number = (pattern: RegExp): number | null => { const value = pattern.exec(text)?.[1]; return value === undefined ? null : Number(value) }
+  return { rules, fallbacks: number(/^rate_limit_redis_fallbacks_total (\S+)$/m), logins: number(/^auth_logins_total\{result="success"\} (\S+)$/m) }
 }
 
 /** Attempts `prime` makes: twice the largest default limit it must pass (LOGIN_ACCOUNT_MAX_FAILURES, 50). */
