@@ -1,4 +1,7 @@
+import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { LoginThrottle } from '../src/auth/login-throttle.js'
+import { LocalLoginState, SharedLoginState } from '../src/rate-limit/login-state.js'
 import { AuthService } from '../src/auth/auth.service.js'
 import { SessionsService } from '../src/auth/sessions/sessions.service.js'
 import { UsersService } from '../src/users/users.service.js'
@@ -15,5 +18,13 @@ export default fp(async (app) => {
   const sessions = new SessionsService(app.db, app.config.sessions)
   app.decorate('sessionsService', sessions)
   app.decorate('usersService', new UsersService(app.db))
-  app.decorate('authService', new AuthService(app.db, app.passwords, app.passwordPolicy, app.tokens, sessions, app.metrics ?? undefined))
-}, { name: 'services', dependencies: ['db', 'auth', 'metrics'] })
+  app.decorate('authService', new AuthService(app.db, app.passwords, app.passwordPolicy, app.tokens, sessions, loginThrottle(app), app.metrics ?? undefined))
+}, { name: 'services', dependencies: ['db', 'auth', 'metrics', 'redis'] })
+
+/** The login throttle over the shared Redis (or the process), or one that lets everything through when the limits are off. */
+function loginThrottle (app: FastifyInstance): LoginThrottle {
+  const limits = app.config.loginThrottle
+  if (limits === null) return new LoginThrottle(null)
+  const state = new SharedLoginState(app.sharedRedis, new LocalLoginState(limits), limits)
+  return new LoginThrottle(state, (rule) => { app.metrics?.rateLimited.inc({ rule }) })
+}

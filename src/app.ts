@@ -15,6 +15,7 @@ import servicesPlugin from '../plugins/services.js'
 import sessionsPrunePlugin from '../plugins/sessions-prune.js'
 import swaggerPlugin from '../plugins/swagger.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
+import redisPlugin from '../plugins/redis.js'
 import protectedRoutes from '../routes/protected/index.js'
 import authRoutes from '../routes/public/auth/index.js'
 import healthRoutes from '../routes/public/health/index.js'
@@ -37,7 +38,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
     await fastify.register(plugin)
   }
   await fastify.register(dbPlugin, { database: options.database })
-  for (const plugin of [metricsPlugin, rateLimitPlugin, authPlugin, servicesPlugin, sessionsPrunePlugin, swaggerPlugin]) await fastify.register(plugin)
+  for (const plugin of [metricsPlugin, redisPlugin, rateLimitPlugin, authPlugin, servicesPlugin, sessionsPrunePlugin, swaggerPlugin]) await fastify.register(plugin)
 
   // JSON only, except where a route plugin adds a parser (the OAuth token endpoint).
   fastify.removeContentTypeParser('text/plain')

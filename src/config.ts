@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { envSchema } from 'env-schema'
 import { describeEnvError } from './config-messages.js'
+import type { LoginLimits } from './rate-limit/login-state.js'
 import { DEFAULT_RATE_LIMITS, RATE_LIMIT_RULES, type RateLimitRule } from './rate-limit/rules.js'
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH_FLOOR } from './schemas/common.js'
 
@@ -64,7 +65,9 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_REGISTER_MAX: Type.Integer({ minimum: 1, maximum: 1000000, default: DEFAULT_RATE_LIMITS.register }),
   RATE_LIMIT_REFRESH_MAX: Type.Integer({ minimum: 1, maximum: 1000000, default: DEFAULT_RATE_LIMITS.refresh }),
   RATE_LIMIT_SESSIONS_MAX: Type.Integer({ minimum: 1, maximum: 1000000, default: DEFAULT_RATE_LIMITS.sessions }),
-  RATE_LIMIT_INTROSPECT_MAX: Type.Integer({ minimum: 1, maximum: 1000000, default: DEFAULT_RATE_LIMITS.introspect })
+  RATE_LIMIT_INTROSPECT_MAX: Type.Integer({ minimum: 1, maximum: 1000000, default: DEFAULT_RATE_LIMITS.introspect }),
+  LOGIN_MAX_FAILURES: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  LOGIN_ACCOUNT_MAX_FAILURES: Type.Integer({ minimum: 1, maximum: 100000, default: 50 })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -119,6 +122,8 @@ export interface Config {
    * keyPrefix; a call without an answer within timeoutMs is counted in the process instead.
    */
   redis: { url: string; keyPrefix: string; timeoutMs: number } | null
+  /** Login throttling (null when RATE_LIMIT_ENABLED=false). */
+  loginThrottle: LoginLimits | null
 }
 
 const MIN_KEYS_ENCRYPTION_KEY_LENGTH = 32
@@ -227,7 +232,21 @@ function deriveConfig (env: Env): Config {
       windowMs: env.RATE_LIMIT_WINDOW_SECONDS * 1000,
       max: Object.fromEntries(RATE_LIMIT_RULES.map((rule) => [rule, env[`RATE_LIMIT_${rule.toUpperCase() as Uppercase<RateLimitRule>}_MAX`]])) as Record<RateLimitRule, number>
     },
-    redis: env.REDIS_URL === undefined || env.REDIS_URL === '' ? null : { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, timeoutMs: env.REDIS_TIMEOUT_MS }
+    redis: env.REDIS_URL === undefined || env.REDIS_URL === '' ? null : { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, timeoutMs: env.REDIS_TIMEOUT_MS },
+    loginThrottle: env.RATE_LIMIT_ENABLED ? loginLimits(env) : null
+  }
+}
+
+/** LOGIN_* and the fixed parts of the throttle: waits from 30 s doubling to 15 min, failures forgotten after a quiet day. */
+function loginLimits (env: Env): LoginLimits {
+  return {
+    pairMaxFailures: env.LOGIN_MAX_FAILURES,
+    accountMaxFailures: env.LOGIN_ACCOUNT_MAX_FAILURES,
+    firstWaitMs: 30_000,
+    maxWaitMs: 15 * 60_000,
+    failureMemoryMs: 24 * 3600_000,
+    knownAddressMs: 90 * 24 * 3600_000,
+    knownAddressesPerLogin: 20
   }
 }
 

@@ -48,13 +48,13 @@ export class ServiceMetrics implements PasswordWorkObserver, LoginObserver {
     })
     this.rateLimited = new Counter({
       name: 'http_rate_limited_total',
-      help: 'Requests refused with 429 by the per-IP limits, by rule (signin, register, refresh, sessions, introspect)',
+      help: 'Requests refused with 429, by rule: the per-IP limits (signin, register, refresh, sessions, introspect) and login throttling (login_pair, login_account)',
       labelNames: ['rule'],
       registers
     })
     this.rateLimitFallbacks = new Counter({
       name: 'rate_limit_redis_fallbacks_total',
-      help: 'Requests whose rate-limit counting fell back to this process because Redis was unreachable or slower than REDIS_TIMEOUT_MS',
+      help: 'Rate-limit and login-throttle steps done in this process because Redis was unreachable or slower than REDIS_TIMEOUT_MS',
       registers
     })
   }

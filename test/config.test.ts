@@ -110,3 +110,11 @@ t.test('rate limits and Redis: defaults, per-rule settings, clear messages that 
   t.equal(message({ RATE_LIMIT_WINDOW_SECONDS: '1.5' }), 'invalid configuration: RATE_LIMIT_WINDOW_SECONDS must be an integer (got "1.5")')
   t.equal(message({ REDIS_KEY_PREFIX: 'p'.repeat(65) }), `invalid configuration: REDIS_KEY_PREFIX must be at most 64 characters (got "${'p'.repeat(65)}")`)
 })
+
+t.test('login throttling: defaults, settings, off with the rate limits', async (t) => {
+  t.match(loadConfig({}).loginThrottle, { pairMaxFailures: 10, accountMaxFailures: 50, firstWaitMs: 30_000, maxWaitMs: 900_000 })
+  t.match(loadConfig({ LOGIN_MAX_FAILURES: '5', LOGIN_ACCOUNT_MAX_FAILURES: '500' }).loginThrottle, { pairMaxFailures: 5, accountMaxFailures: 500 })
+  t.equal(loadConfig({ RATE_LIMIT_ENABLED: 'false' }).loginThrottle, null)
+  t.equal(message({ LOGIN_MAX_FAILURES: '0' }), 'invalid configuration: LOGIN_MAX_FAILURES must be at least 1 (got "0")')
+  t.equal(message({ LOGIN_ACCOUNT_MAX_FAILURES: 'many' }), 'invalid configuration: LOGIN_ACCOUNT_MAX_FAILURES must be an integer (got "many")')
+})

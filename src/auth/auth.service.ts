@@ -4,6 +4,7 @@ import { AppError } from '../errors.js'
 import type { TokenResponseType } from '../schemas/auth.js'
 import { deleteUser, findUserByLogin, updateUser } from '../users/users.repository.js'
 import { accountGone, newUserRow, throwAccountConflict, type NewAccount } from '../users/users.service.js'
+import type { LoginThrottle } from './login-throttle.js'
 import type { PasswordPolicy } from './password-policy.js'
 import type { PasswordHasher } from './passwords.js'
 import { revokeSessions } from './sessions/sessions.repository.js'
@@ -24,6 +25,7 @@ export class AuthService {
     private readonly policy: PasswordPolicy,
     private readonly tokens: TokenService,
     private readonly sessions: SessionsService,
+    private readonly throttle: LoginThrottle,
     private readonly observer?: LoginObserver
   ) {}
 
@@ -32,6 +34,7 @@ export class AuthService {
     this.policy.check(input.password, input)
     const account = newUserRow(input, await this.passwords.hash(input.password))
     const { user, sessionId, refreshToken } = await this.sessions.startForNewAccount(account, context).catch(throwAccountConflict)
+    await this.throttle.trust(user, context.ip)
     return { user, tokens: { ...await this.tokens.issueAccessToken(user, sessionId), refresh_token: refreshToken } }
   }
 
@@ -49,22 +52,34 @@ export class AuthService {
 
   /**
    * Returns the user whose email or username (any case) is `login` and whose password is
-   * `password`. Throws `invalid_credentials`, or `account_disabled` once the password is
-   * known to be right.
+   * `password`. Throws `too_many_requests` (before any lookup or hashing) while the login is
+   * throttled for this address, `invalid_credentials`, or `account_disabled` once the
+   * password is known to be right.
    */
-  async verifyCredentials (login: string, password: string): Promise<UserRow> {
-    const user = await findUserByLogin(this.db, login)
-    const { ok, needsRehash } = await this.passwords.verifyOrDummy(user?.hashed_password, password)
-    if (user === undefined || !ok || !user.is_active) {
+  async verifyCredentials (login: string, password: string, context: ClientContext): Promise<UserRow> {
+    const attempt = await this.throttle.begin(login, context.ip)
+    const { user, ok, needsRehash } = await this.checkPassword(login, password)
+      .catch(async (error: unknown) => { await attempt.released(); throw error })
+    if (user === undefined || !ok) {
+      await attempt.failed()
       this.observer?.login('failure')
-      throw user === undefined || !ok
-        ? new AppError('invalid_credentials', 'the login or the password is not correct')
-        : new AppError('account_disabled', 'this account is disabled')
+      throw new AppError('invalid_credentials', 'the login or the password is not correct')
     }
+    if (!user.is_active) {
+      await attempt.released()
+      this.observer?.login('failure')
+      throw new AppError('account_disabled', 'this account is disabled')
+    }
+    await attempt.succeeded(user)
     this.observer?.login('success')
     // Re-hashed at today's parameters (and in NFKC); the password itself does not change.
     if (needsRehash) await updateUser(this.db, user.id, { hashed_password: await this.passwords.hash(password) })
     return user
+  }
+
+  private async checkPassword (login: string, password: string): Promise<{ user: UserRow | undefined, ok: boolean, needsRehash: boolean }> {
+    const user = await findUserByLogin(this.db, login)
+    return { user, ...await this.passwords.verifyOrDummy(user?.hashed_password, password) }
   }
 
   /** Changes the password and ends every other session of the user; `keepSessionId` goes on. */

@@ -21,9 +21,14 @@ const userByUsername = new PrecompiledQuery((db, username: string) => db.selectF
   .select(USER_COLUMNS)
   .where(sql<string>`lower(username)`, '=', username), ['\u0000username'])
 
+/** A login as the lookup reads it: the same account for every spelling that finds it. */
+export function normalizeLogin (login: string): string {
+  return login.trim().toLowerCase()
+}
+
 /** Finds by email when `login` has an @ (emails are stored lower-cased), else by username, ignoring case. */
 export async function findUserByLogin (db: Executor, login: string): Promise<UserRow | undefined> {
-  const normalized = login.trim().toLowerCase()
+  const normalized = normalizeLogin(login)
   const [user] = await (normalized.includes('@') ? userByEmail : userByUsername).execute(db, normalized)
   return user
 }

@@ -2,7 +2,8 @@ import Fastify, { type FastifyInstance, type InjectOptions, type LightMyRequestR
 import fp from 'fastify-plugin'
 import t from 'tap'
 import app from '../../src/app.js'
-import { counterKey, LocalCounters, withinBudget } from '../../src/rate-limit/counters.js'
+import { counterKey, LocalCounters } from '../../src/rate-limit/counters.js'
+import { withinBudget } from '../../src/rate-limit/shared-redis.js'
 import { bearer, buildApp, isProblem, registerAccount, testConfig } from '../helper.js'
 import { createTestDatabase } from '../setup/databases.js'
 

@@ -5,8 +5,8 @@ import type { FastifyInstance, InjectOptions } from 'fastify'
 import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { TcpProxy } from '../resilience/tcp-proxy.js'
-import { withinBudget } from '../../src/rate-limit/counters.js'
-import { buildApp, LogCapture } from '../helper.js'
+import { withinBudget } from '../../src/rate-limit/shared-redis.js'
+import { buildApp, LogCapture, registerAccount } from '../helper.js'
 
 /**
  * Redis at TEST_REDIS_URL (default redis://127.0.0.1:6379, which .ci/run starts). Every app
@@ -176,4 +176,48 @@ t.test('an answer that came while the process was busy is not taken for a slow R
   const until = Date.now() + 1000
   while (Date.now() < until) { /* busy */ }
   t.equal(await answer, 'PONG')
+})
+
+t.test('login throttling: two instances count failures together, and logins go on when Redis goes away', async (t) => {
+  const target = new URL(REDIS_URL)
+  const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port === '' ? 6379 : target.port) })
+  await proxy.start()
+  t.teardown(() => proxy.stop())
+  const proxied = new URL(REDIS_URL)
+  proxied.hostname = '127.0.0.1'
+  proxied.port = String(proxy.port)
+  const env = { ...LIMITS, RATE_LIMIT_SIGNIN_MAX: '1000', LOGIN_MAX_FAILURES: '4', REDIS_URL: proxied.toString(), REDIS_KEY_PREFIX: keyPrefix() }
+  const first = await buildApp(t, { env })
+  const second = await buildApp(t, { env, database: first.database })
+  const account = await registerAccount(first.app)
+  const attempt = (app: FastifyInstance, password: string): Promise<number> =>
+    app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: account.email, password } }).then((response) => response.statusCode)
+
+  t.same([await attempt(first.app, 'wrong 1'), await attempt(second.app, 'wrong 2'), await attempt(first.app, 'wrong 3'), await attempt(second.app, 'wrong 4')],
+    [401, 401, 401, 401])
+  t.equal(await attempt(first.app, account.password), 429, 'four failures over two instances reach the limit of four')
+  t.equal(await attempt(second.app, account.password), 429)
+  t.equal(await fallbacks(first.app), 0, 'nothing fell back to the process')
+
+  await proxy.cut()
+  t.equal(await attempt(first.app, account.password), 200, 'with Redis gone the login goes on, counted in the process')
+  t.same([await attempt(second.app, 'wrong'), await attempt(second.app, 'wrong'), await attempt(second.app, 'wrong'), await attempt(second.app, 'wrong'), await attempt(second.app, 'wrong')],
+    [401, 401, 401, 401, 429], 'and the throttle still holds, in each process')
+  t.ok((await fallbacks(second.app) ?? 0) >= 5, 'the fallbacks are counted')
+})
+
+t.test('login throttle keys in Redis are short and hold no login', async (t) => {
+  const prefix = keyPrefix()
+  const { app } = await buildApp(t, { env: { ...LIMITS, RATE_LIMIT_SIGNIN_MAX: '1000', REDIS_URL, REDIS_KEY_PREFIX: prefix } })
+  const long = `${'x'.repeat(300)}@example.com`
+  t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: long, password: 'wrong password' } })).statusCode, 401)
+  const redis = new Redis(REDIS_URL)
+  t.teardown(() => { redis.disconnect() })
+  const keys = (await redis.keys(`${prefix}login:*`)).sort()
+  t.equal(keys.length, 2, `a pair and an account counter: ${keys.join(', ')}`)
+  for (const key of keys) {
+    t.ok(key.length <= prefix.length + 90, `bounded: ${key}`)
+    t.notMatch(key, /example|xxx/, 'no login in the key')
+    t.ok(await redis.pttl(key) > 0, 'expires')
+  }
 })

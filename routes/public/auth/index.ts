@@ -57,9 +57,10 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     config: rateLimited('signin')
   }, async (request, reply) => {
-    const user = await app.authService.verifyCredentials(request.body.login, request.body.password)
+    const context = clientContext(request)
+    const user = await app.authService.verifyCredentials(request.body.login, request.body.password, context)
     return reply.header('cache-control', 'no-store')
-      .send({ user: toUserRead(user), ...await app.authService.signIn(user, clientContext(request)) })
+      .send({ user: toUserRead(user), ...await app.authService.signIn(user, context) })
   })
 
   app.post('/refresh', {

@@ -96,8 +96,9 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
         if (body.username === undefined || body.password === undefined) {
           throw new OAuthError('invalid_request', 'the password grant needs username and password')
         }
-        const user = await app.authService.verifyCredentials(body.username, body.password)
-        return await app.authService.signIn(user, clientContext(request))
+        const context = clientContext(request)
+        const user = await app.authService.verifyCredentials(body.username, body.password, context)
+        return await app.authService.signIn(user, context)
       }
       case 'refresh_token':
         if (body.refresh_token === undefined) throw new OAuthError('invalid_request', 'the refresh_token grant needs refresh_token')
