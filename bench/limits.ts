@@ -190,7 +190,8 @@ async function serviceCounts (url: string): Promise<{ rules: Record<string, numb
   const rules: Record<string, number> = {}
   for (const [, rule, value] of text.matchAll(/^http_rate_limited_total\{rule="([^"]+)"\} (\S+)$/gm)) rules[rule ?? ''] = Number(value)
   const number = (pattern: RegExp): number | null => { const value = pattern.exec(text)?.[1]; return value === undefined ? null : Number(value) }
-  return { rules, fallbacks: number(/^rate_limit_redis_fallbacks_total (\S+)$/m), logins: number(/^auth_logins_total\{result="success"\} (\S+)$/m) }
+  // A labelled counter has no line before its first increment.
+  return { rules, fallbacks: number(/^rate_limit_redis_fallbacks_total (\S+)$/m), logins: number(/^auth_logins_total\{result="success"\} (\S+)$/m) ?? 0 }
 }
 
 /** Attempts `prime` makes: twice the largest default limit it must pass (LOGIN_ACCOUNT_MAX_FAILURES, 50). */
