@@ -22,6 +22,8 @@ declare module 'fastify' {
     verifyAccessToken: (token: string) => Promise<AccessTokenClaims | undefined>
     /** onRequest/preHandler hook: a valid bearer token of an existing, active user, or 401. */
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+    /** An onRequest hook after `authenticate`: the signed-in user holds one of `roles`, or 403 `forbidden`. */
+    requireRole: (...roles: string[]) => (request: FastifyRequest) => Promise<void>
   }
   interface FastifyRequest {
     /** The authenticated user, read from the database by `authenticate`. */
@@ -83,6 +85,12 @@ export default fp(async (app) => {
     if ('refusal' in found) throw invalidToken(found.refusal)
     request.currentUser = found.user
     request.currentSessionId = claims.sid ?? null
+  })
+
+  app.decorate('requireRole', (...roles: string[]) => async function requireRole (request: FastifyRequest) {
+    if (!request.currentUser.roles.some((role) => roles.includes(role))) {
+      throw new AppError('forbidden', `this endpoint needs the role ${roles.join(' or ')}`)
+    }
   })
 
   // Warm the dummy hash now so the first unknown-user login is not the slow one.

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { LoginThrottle } from '../src/auth/login-throttle.js'
 import { LocalLoginState, SharedLoginState } from '../src/rate-limit/login-state.js'
+import { AdminUsersService } from '../src/admin/admin-users.service.js'
 import { AuthService } from '../src/auth/auth.service.js'
 import { SessionsService } from '../src/auth/sessions/sessions.service.js'
 import { UsersService } from '../src/users/users.service.js'
@@ -11,6 +12,7 @@ declare module 'fastify' {
     usersService: UsersService
     authService: AuthService
     sessionsService: SessionsService
+    adminUsersService: AdminUsersService
   }
 }
 
@@ -18,6 +20,7 @@ export default fp(async (app) => {
   const sessions = new SessionsService(app.db, app.config.sessions)
   app.decorate('sessionsService', sessions)
   app.decorate('usersService', new UsersService(app.db))
+  app.decorate('adminUsersService', new AdminUsersService(app.db, app.passwords, app.passwordPolicy, app.config.sessions.idleDays))
   app.decorate('authService', new AuthService(app.db, app.passwords, app.passwordPolicy, app.tokens, sessions, loginThrottle(app), app.metrics ?? undefined))
 }, { name: 'services', dependencies: ['db', 'auth', 'metrics', 'redis'] })
 

@@ -8,6 +8,7 @@ import { OAuthErrorBody, TokenResponse, AuthResponse } from '../src/schemas/auth
 import { Problem } from '../src/schemas/common.js'
 import { shareHeaders } from '../src/schemas/headers.js'
 import { SessionRead } from '../src/schemas/sessions.js'
+import { UserPage } from '../src/schemas/admin.js'
 import { UserRead } from '../src/schemas/users.js'
 
 /**
@@ -19,7 +20,7 @@ const SWAGGER_LOGO_STYLE_HASH = `sha256-${createHash('sha256')
 
 /** The OpenAPI 3.1 document (from the route schemas) at /openapi.json, and Swagger UI at /docs. */
 export default fp(async (app) => {
-  for (const schema of [Problem, UserRead, SessionRead, TokenResponse, AuthResponse, OAuthErrorBody]) app.addSchema(schema)
+  for (const schema of [Problem, UserRead, UserPage, SessionRead, TokenResponse, AuthResponse, OAuthErrorBody]) app.addSchema(schema)
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -36,6 +37,7 @@ export default fp(async (app) => {
         { name: 'auth', description: 'Registration and login' },
         { name: 'users', description: 'The signed-in user' },
         { name: 'sessions', description: 'Sessions, logout and signing devices out' },
+        { name: 'admin', description: 'Accounts and their sessions, for accounts with the role admin' },
         { name: 'health', description: 'Liveness and readiness' },
         { name: 'discovery', description: 'Public keys (JWKS) and OAuth metadata for services that verify tokens' }
       ],

@@ -8,6 +8,7 @@ export const paths = {
   revoke: `${API_PREFIX}/auth/revoke`,
   introspect: `${API_PREFIX}/auth/introspect`,
   user: (id: string) => `${API_PREFIX}/users/${id}`,
+  adminUser: (id: string) => `${API_PREFIX}/admin/users/${id}`,
   jwks: '/.well-known/jwks.json',
   authorizationServerMetadata: '/.well-known/oauth-authorization-server'
 } as const

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
+import adminRoutes from './admin/index.js'
 import sessionRoutes from './auth/sessions.js'
 import usersRoutes from './users/index.js'
 
@@ -14,6 +15,7 @@ const protectedRoutes: FastifyPluginAsync = async (app) => {
   app.addHook('onSend', async (_request, reply) => { reply.header('cache-control', 'no-store') })
   await app.register(usersRoutes, { prefix: '/users' })
   await app.register(sessionRoutes, { prefix: '/auth' })
+  await app.register(adminRoutes, { prefix: '/admin' })
 }
 
 export default protectedRoutes

@@ -132,6 +132,14 @@ export const INVALID_QUERY = [400, 'A query parameter holds a NUL byte', problem
 export const INVALID_ID = [400, 'The id is not a UUID, or a body or query parameter is not valid', problemExample('validation_failed',
   '/params/id: must match format "uuid"', '/api/v1/users/42', { errors: [{ path: '/params/id', message: 'must match format "uuid"' }] })] as const
 
+/** The 403 of a route that needs the role admin. */
+export const ADMIN_ONLY = [403, 'The signed-in account does not hold the role admin', problemExample('forbidden',
+  'this endpoint needs the role admin', '/api/v1/admin/users')] as const
+
+/** The 409 of a change to an account by an admin. */
+export const ACCOUNT_CONFLICT = [409, 'The email or the username is taken (email_taken, username_taken), or the change would leave no active admin (last_admin)',
+  problemExample('last_admin', 'this is the last active admin: make another account an active admin first', '/api/v1/admin/users/0193a8f0-6b7c-7a3e-9a51-0f1d2e3c4b5a')] as const
+
 export const SESSION_NOT_FOUND = [404, 'No such live session of yours',
   problemExample('not_found', 'no such session', '/api/v1/auth/sessions/0193a8f2-4b5c-7d6e-9f01-2a3b4c5d6e7f')] as const
 

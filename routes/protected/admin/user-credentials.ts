@@ -1,0 +1,67 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { AdminPasswordBody } from '../../../src/schemas/admin.js'
+import { bearerSecurity, Uuid } from '../../../src/schemas/common.js'
+import { ADMIN_ONLY, INVALID_ID, protectedResponses } from '../../../src/schemas/responses.js'
+import { SessionRead, toSessionRead } from '../../../src/schemas/sessions.js'
+
+const UserId = Type.Object({ id: Uuid }, { additionalProperties: false })
+
+/** An account's password and sessions, as an admin manages them. */
+const userCredentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const service = app.adminUsersService
+
+  app.put('/:id/password', {
+    schema: {
+      tags: ['admin'],
+      operationId: 'adminSetPassword',
+      summary: 'Set an account\'s password; every session of it ends',
+      security: bearerSecurity,
+      params: UserId,
+      body: AdminPasswordBody,
+      response: {
+        204: protectedResponses.empty('Set; the account\'s sessions have ended'),
+        ...protectedResponses.errors(INVALID_ID, 401, ADMIN_ONLY, 404, 413, 415, 500, 503)
+      }
+    }
+  }, async (request, reply) => {
+    await service.setPassword(request.params.id, request.body.new_password)
+    return reply.code(204).send(null)
+  })
+
+  app.get('/:id/sessions', {
+    schema: {
+      tags: ['admin'],
+      operationId: 'adminListSessions',
+      summary: 'An account\'s live sessions, the most recently used first',
+      security: bearerSecurity,
+      params: UserId,
+      response: {
+        200: protectedResponses.json(Type.Array(Type.Ref(SessionRead)), 'The live sessions'),
+        ...protectedResponses.errors(INVALID_ID, 401, ADMIN_ONLY, 404, 500, 503)
+      }
+    }
+  }, async (request) => {
+    const sessions = await service.sessions(request.params.id)
+    return sessions.map((session) => toSessionRead(session, request.currentSessionId))
+  })
+
+  app.delete('/:id/sessions', {
+    schema: {
+      tags: ['admin'],
+      operationId: 'adminEndSessions',
+      summary: 'End every session of an account',
+      security: bearerSecurity,
+      params: UserId,
+      response: {
+        204: protectedResponses.empty('Every session has ended'),
+        ...protectedResponses.errors(INVALID_ID, 401, ADMIN_ONLY, 404, 500, 503)
+      }
+    }
+  }, async (request, reply) => {
+    await service.endSessions(request.params.id)
+    return reply.code(204).send(null)
+  })
+}
+
+export default userCredentialRoutes
