@@ -9,12 +9,14 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config.js'
 import { createBenchDatabase, type BenchDatabase } from './lib/database.js'
-import { rssMiB, startServer, type ServerProcess } from './lib/processes.js'
+import { rssMiB, startServer, stopAll, type ServerProcess } from './lib/processes.js'
+import { seedAccounts, waitReady } from './lib/service.js'
 import { errorSummary, evaluateTargets, formatTable, type Memory, type ScenarioResults } from './lib/report.js'
-import { healthDuringHostileBodies, healthDuringLoginStorm, logins, PASSWORD, refreshes, registrations, usersMe, type Account, type BenchContext } from './scenarios.js'
+import { loginsWithLimits } from './limits.js'
+import { healthDuringHostileBodies, healthDuringLoginStorm, logins, refreshes, registrations, usersMe, type BenchContext } from './scenarios.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const SCENARIOS = ['me', 'login', 'register', 'refresh', 'health', 'hostile'] as const
+const SCENARIOS = ['me', 'login', 'register', 'refresh', 'health', 'hostile', 'limits'] as const
 type Scenario = typeof SCENARIOS[number]
 
 const { values: args } = parseArgs({
@@ -34,7 +36,8 @@ if (args.help) {
   [--scenario ${SCENARIOS.join(',')}] [--server dist|src] [--results-dir DIR]
   [--profile DIR (node --cpu-prof of the service, written to DIR when it stops)]
 BENCH_DATABASE_URL=postgres://USER@HOST:PORT/DB (admin URL): run on a fresh PostgreSQL database, dropped after.
-Without it: embedded PGlite in a fresh temporary directory.`)
+Without it: embedded PGlite in a fresh temporary directory.
+BENCH_REDIS_URL (default redis://127.0.0.1:6379): the Redis of the limits scenario (n/a without one).`)
   process.exit(0)
 }
 
@@ -65,32 +68,12 @@ let service: ServerProcess | undefined
 async function cleanUp (): Promise<void> {
   await service?.stop()
   service = undefined
+  await stopAll()
   await database?.drop()
   database = undefined
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => { cleanUp().finally(() => process.exit(130)) })
-}
-
-async function waitReady (url: string): Promise<void> {
-  const deadline = Date.now() + 60_000
-  for (;;) {
-    const status = await fetch(`${url}/ready`).then(async (response) => { await response.arrayBuffer(); return response.status }, () => 0)
-    if (status === 200) return
-    if (Date.now() > deadline) throw new Error(`${url}/ready did not answer 200 (last: ${status})`)
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-}
-
-async function seedAccounts (url: string, count: number): Promise<Account[]> {
-  const run = `${process.pid.toString(36)}${Date.now().toString(36)}`
-  return Promise.all(Array.from({ length: count }, async (_, index) => {
-    const body = { email: `seed${run}x${index}@bench.example.com`, username: `seed${run}x${index}`, password: PASSWORD }
-    const response = await fetch(`${url}/api/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-    const json = await response.json() as { access_token?: string, refresh_token?: string }
-    if (response.status !== 201 || json.access_token === undefined) throw new Error(`seeding failed: ${response.status} ${JSON.stringify(json)}`)
-    return { email: body.email, password: PASSWORD, accessToken: json.access_token, refreshToken: json.refresh_token }
-  }))
 }
 
 async function main (): Promise<void> {
@@ -129,7 +112,9 @@ async function main (): Promise<void> {
     warmup: duration >= 3 ? 1 : 0,
     accounts,
     argon2: config.argon2,
-    baselineEnv
+    baselineEnv,
+    serviceEnv,
+    serverArgs
   }
   const results: ScenarioResults = {}
   if (wanted('me')) { progress('users/me vs bare fastify'); results.me = await usersMe(context) }
@@ -138,6 +123,7 @@ async function main (): Promise<void> {
   if (wanted('refresh')) { progress('refreshes'); results.refresh = await refreshes(context) }
   if (wanted('health')) { progress('/health during a login storm'); results.health = await healthDuringLoginStorm(context) }
   if (wanted('hostile')) { progress('/health while two clients send 80,000-field bodies'); results.hostile = await healthDuringHostileBodies(context) }
+  if (wanted('limits')) { progress('logins with limits on + Redis vs off; CPU of refused requests'); results.limits = await loginsWithLimits(context) }
   await new Promise((resolve) => setTimeout(resolve, 1000))
   memory.afterMiB = rssMiB(service.pid)
   const peaks = [results.me?.rssPeakMiB, results.login?.rssPeakMiB, results.register?.rssPeakMiB,

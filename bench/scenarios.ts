@@ -23,6 +23,9 @@ export interface BenchContext {
   argon2: { memoryKib: number, timeCost: number, parallelism: number }
   /** Environment for the baseline processes (the service's, less the database). */
   baselineEnv: Record<string, string>
+  /** The service's environment and node arguments, for scenarios that start services of their own. */
+  serviceEnv: Record<string, string>
+  serverArgs: string[]
 }
 
 export const PASSWORD = 'correct horse battery staple'

@@ -15,6 +15,8 @@ export interface LoadOptions {
   overallRate?: number
   /** The status a response must have to count (default: any 2xx); a load of bad requests expects 400. */
   expectedStatus?: number
+  /** Stop after this many requests instead of after `duration` (which is then only a bound). */
+  amount?: number
 }
 
 export interface LoadResult {
@@ -65,8 +67,11 @@ export async function sampleLoad (options: LoadOptions): Promise<LoadSample> {
       ...(options.body === undefined ? {} : { body: options.body }),
       ...(options.requests === undefined ? {} : { requests: options.requests }),
       ...(options.overallRate === undefined ? {} : { overallRate: options.overallRate }),
+      ...(options.amount === undefined ? {} : { amount: options.amount }),
       timeout: 10
-    }, (error, result) => { if (error !== null && error !== undefined) reject(error as Error); else resolve(result) })
+    }, (error, result) => { clearTimeout(bound); if (error !== null && error !== undefined) reject(error as Error); else resolve(result) })
+    // autocannon has no time bound when it counts requests: `duration` is the bound then.
+    const bound = options.amount === undefined ? undefined : setTimeout(() => { instance.stop() }, options.duration * 1000)
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
       statusCodes[statusCode] = (statusCodes[statusCode] ?? 0) + 1
       if (counts(statusCode)) latencies.push(responseTime)

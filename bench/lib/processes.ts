@@ -14,6 +14,13 @@ export interface ServerProcess {
 
 const LISTENING = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/
 
+/** Every process startServer started, until it exits: `stopAll` ends them on Ctrl-C. */
+const running = new Set<ChildProcess>()
+
+export async function stopAll (): Promise<void> {
+  await Promise.all([...running].map(stopProcess))
+}
+
 /**
  * Spawns `node ...args` and resolves once it prints "Server listening at". Output goes to a
  * file, not a pipe, so the load generator spends no CPU draining the service's logs.
@@ -23,7 +30,8 @@ export async function startServer (args: string[], options: { env: Record<string
   const child = spawn(process.execPath, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', fd, fd] })
   closeSync(fd)
   let exited: number | null | undefined
-  child.on('exit', (code) => { exited = code })
+  running.add(child)
+  child.on('exit', (code) => { exited = code; running.delete(child) })
   const deadline = Date.now() + (options.timeoutMs ?? 120_000)
   for (;;) {
     const output = readFileSync(options.logFile, 'utf8')

@@ -1,3 +1,4 @@
+import type { LimitsResult, Throttled } from '../limits.js'
 import type { HealthResult, HostileResult, LoginResult, MeResult, RefreshResult, RegisterResult } from '../scenarios.js'
 
 export interface ScenarioResults {
@@ -7,6 +8,7 @@ export interface ScenarioResults {
   refresh?: RefreshResult
   health?: HealthResult
   hostile?: HostileResult
+  limits?: LimitsResult
 }
 
 export interface Memory { idleMiB: number | null, peakMiB: number | null, afterMiB: number | null }
@@ -27,8 +29,22 @@ export function evaluateTargets (results: ScenarioResults): Target[] {
   if (results.refresh?.available === true) {
     targets.push({ name: 'refreshes/s', target: '>= 1500', value: results.refresh.service.rps, met: results.refresh.service.rps >= 1500 })
   }
+  return [...targets, ...limitsTargets(results.limits)]
+}
+
+/** Issue 12: logins with limits on + Redis >= 0.95 of limits off; a refused request < 1 ms of service CPU (all 429s). */
+function limitsTargets (limits: LimitsResult | undefined): Target[] {
+  if (limits?.available !== true) return []
+  const targets: Target[] = [{ name: LIMITS_RATIO, target: '>= 0.95', value: limits.ratio, met: limits.ratio >= 0.95 }]
+  for (const [name, burst] of [[PER_ADDRESS, limits.perAddress], [PER_LOGIN, limits.perLogin]] as const) {
+    if (burst.available) targets.push({ name, target: '< 1', value: burst.perRequestMs, met: burst.perRequestMs < 1 && burst.throttled === burst.requests })
+  }
   return targets
 }
+
+const LIMITS_RATIO = 'logins limits on + Redis vs off'
+const PER_ADDRESS = 'service CPU per 429, per-address limit (ms)'
+const PER_LOGIN = 'service CPU per 429, login throttling (ms)'
 
 const fmt = (value: number, digits = 0): string => value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 const ms = (value: number): string => fmt(value, 2)
@@ -72,10 +88,29 @@ export function formatTable (results: ScenarioResults, memory: Memory, targets: 
     rows.push(['80,000-field bodies (2 clients)', '400s/s', fmt(hostile.hostile.rps, 1),
       `${fmt(hostile.answerBytes)} bytes per answer`, '', ''])
   }
+  rows.push(...limitsRows(results.limits, verdict))
   rows.push(['service memory', 'RSS idle / peak', `${mib(memory.idleMiB)} / ${mib(memory.peakMiB)}`, `${mib(memory.afterMiB)} (idle after)`, '', ''])
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? []
   const line = (row: Row): string => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()
   return [line(rows[0] as Row), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.slice(1).map(line)]
+}
+
+function limitsRows (limits: LimitsResult | undefined, verdict: (name: string) => string): Row[] {
+  if (limits === undefined) return []
+  const name = 'login, limits on + Redis'
+  if (!limits.available) return [[name, 'logins/s', limits.note, '', '', '']]
+  const { on, off, roundRatios, cpuPerLoginMs: cpu } = limits
+  const spread = `${fmt(Math.min(...roundRatios), 2)}-${fmt(Math.max(...roundRatios), 2)} by round`
+  const burst = (label: string, target: string, result: Throttled): Row => result.available
+    ? [label, 'CPU ms per 429', fmt(result.perRequestMs, 3), `${fmt(result.throttled)} of ${fmt(result.requests)} were 429, ${fmt(result.perSecond)}/s`, '', verdict(target)]
+    : [label, 'CPU ms per 429', result.note, '', '', '']
+  return [
+    [name, 'logins/s', fmt(on.rps, 1), `${fmt(off.rps, 1)} (limits off)`, fmt(limits.ratio, 2), verdict(LIMITS_RATIO)],
+    [name, 'p50 / p99 ms', `${ms(on.p50)} / ${ms(on.p99)}`, `${ms(off.p50)} / ${ms(off.p99)}`, spread, ''],
+    ...(cpu === null ? [] : [[name, 'CPU ms per login', fmt(cpu.on, 2), `${fmt(cpu.off, 2)} (limits off)`, '', ''] as Row]),
+    burst('refused: per-address limit', PER_ADDRESS, limits.perAddress),
+    burst('refused: login throttling', PER_LOGIN, limits.perLogin)
+  ]
 }
 
 /** Non-2xx responses and socket errors per scenario: a fast run of errors is not a result. */
@@ -86,7 +121,20 @@ export function errorSummary (results: ScenarioResults): string[] {
     ['health idle', results.health?.idle], ['health storm', results.health?.storm], ['storm logins', results.health?.stormLogins],
     ['health idle (hostile)', results.hostile?.idle], ['health under hostile bodies', results.hostile?.underAttack]
   ]
-  return runs.flatMap(([name, run]) => run === undefined || (run.non2xx === 0 && run.errors === 0)
+  const limits = results.limits
+  if (limits?.available === true) runs.push(['logins, limits off', limits.off], ['logins, limits on + Redis', limits.on])
+  return [...runs.flatMap(([name, run]) => run === undefined || (run.non2xx === 0 && run.errors === 0)
     ? []
-    : [`${name}: ${run.non2xx} non-2xx, ${run.errors} errors, status codes ${JSON.stringify(run.statusCodes)}`])
+    : [`${name}: ${run.non2xx} non-2xx, ${run.errors} errors, status codes ${JSON.stringify(run.statusCodes)}`]), ...limitsWarnings(limits)]
+}
+
+/** A scenario without Redis, a Redis that fell back to the process, a burst that was not all 429s. */
+function limitsWarnings (limits: LimitsResult | undefined): string[] {
+  if (limits === undefined) return []
+  if (!limits.available) return [`limits: ${limits.note}`]
+  const warnings = limits.redisFallbacks === 0 ? [] : [`limits: ${limits.redisFallbacks ?? 'an unknown number of'} requests counted in the process, not in Redis (rate_limit_redis_fallbacks_total)`]
+  for (const [name, burst] of [['per-address', limits.perAddress], ['login throttling', limits.perLogin]] as const) {
+    if (burst.available && burst.throttled !== burst.requests) warnings.push(`limits: ${name} burst: not all 429, status codes ${JSON.stringify(burst.statusCodes)}`)
+  }
+  return warnings
 }
