@@ -27,8 +27,8 @@ export default fp(async (app) => {
   const sessions = new SessionsService(app.db, app.config.sessions, audit)
   app.decorate('sessionsService', sessions)
   app.decorate('usersService', new UsersService(app.db))
-  app.decorate('clientsService', new ClientsService(app.db))
-  app.decorate('adminUsersService', new AdminUsersService(app.db, app.passwords, app.passwordPolicy, app.config.sessions.idleDays))
+  app.decorate('clientsService', new ClientsService(app.db, audit))
+  app.decorate('adminUsersService', new AdminUsersService(app.db, audit, app.passwords, app.passwordPolicy, app.config.sessions.idleDays))
   app.decorate('authService', new AuthService(app.db, app.passwords, app.passwordPolicy, app.tokens, sessions, loginThrottle(app), audit, app.metrics ?? undefined))
 }, { name: 'services', dependencies: ['db', 'auth', 'metrics', 'redis'] })
 

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify'
-import type { ClientContext } from '../src/auth/sessions/sessions.service.js'
+import type { AuditSource } from '../src/audit/events.js'
+import { clientSource, type ClientContext } from '../src/auth/sessions/sessions.service.js'
 
 const MAX_USER_AGENT = 512
 
@@ -11,4 +12,9 @@ export function clientContext (request: FastifyRequest): ClientContext {
     ip: request.ip === '' ? null : request.ip,
     requestId: request.id
   }
+}
+
+/** The signed-in user making a change through this request, as its audit events name them. */
+export function actingUser (request: FastifyRequest): AuditSource {
+  return clientSource(request.currentUser.id, clientContext(request))
 }

@@ -1,4 +1,6 @@
 import type { Kysely } from 'kysely'
+import type { AuditLog } from '../audit/audit-log.js'
+import { eventBy, type AuditSource } from '../audit/events.js'
 import type { PasswordPolicy } from '../auth/password-policy.js'
 import type { PasswordHasher } from '../auth/passwords.js'
 import { listLiveSessions, revokeSessions } from '../auth/sessions/sessions.repository.js'
@@ -35,6 +37,10 @@ function isActiveAdmin (account: { is_active: boolean, roles: string[] }): boole
   return account.is_active && account.roles.includes('admin')
 }
 
+function sameRoles (a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((role) => b.includes(role))
+}
+
 function noSuchUser (): AppError {
   return new AppError('not_found', 'no such user')
 }
@@ -47,6 +53,7 @@ function noSuchUser (): AppError {
 export class AdminUsersService {
   constructor (
     private readonly db: Kysely<Database>,
+    private readonly audit: AuditLog,
     private readonly passwords: PasswordHasher,
     private readonly policy: PasswordPolicy,
     private readonly idleDays: number
@@ -67,42 +74,56 @@ export class AdminUsersService {
   }
 
   /** A new account; without a password it cannot sign in with one until an admin sets it. */
-  async create (input: NewAccountByAdmin): Promise<UserRow> {
+  async create (source: AuditSource, input: NewAccountByAdmin): Promise<UserRow> {
     if (input.password !== undefined) this.policy.check(input.password, input)
     const hashed = input.password === undefined ? null : await this.passwords.hash(input.password)
     const row = { ...newUserRow(input, hashed), ...(input.is_active === undefined ? {} : { is_active: input.is_active }) }
-    return insertUser(this.db, row).catch(throwAccountConflict)
+    return this.audit.transaction(async (trx, record) => {
+      const user = await insertUser(trx, row).catch(throwAccountConflict)
+      await record(eventBy(source, { action: 'register', outcome: 'success' }, user.id, { roles: user.roles, is_active: user.is_active }))
+      return user
+    })
   }
 
-  async update (id: string, changes: AccountChanges): Promise<UserRow> {
-    return this.db.transaction().execute(async (trx) => {
+  /** Changes the account; roles and enabling or disabling it are audit events, made with the change. */
+  async update (source: AuditSource, id: string, changes: AccountChanges): Promise<UserRow> {
+    return this.audit.transaction(async (trx, record) => {
       const user = await this.#lockedUser(trx, id)
       await this.#keepAnAdmin(trx, user, { roles: changes.roles ?? user.roles, is_active: changes.is_active ?? user.is_active })
       const update: UserUpdate = { ...changes, ...(changes.email === undefined ? {} : { email: normalizeEmail(changes.email) }) }
       const updated = await updateUser(trx, id, update).catch(throwAccountConflict)
       if (updated === undefined) throw noSuchUser()
-      if (changes.is_active === false) await revokeSessions(trx, { userId: id }, 'account_disabled')
+      if (!sameRoles(user.roles, updated.roles)) {
+        await record(eventBy(source, { action: 'roles_changed', outcome: 'success' }, id, { from: user.roles, to: updated.roles }))
+      }
+      if (user.is_active && !updated.is_active) {
+        const ended = await revokeSessions(trx, { userId: id }, 'account_disabled')
+        await record(eventBy(source, { action: 'account_disabled', outcome: 'success' }, id, { sessions_ended: ended.length }))
+      }
+      if (!user.is_active && updated.is_active) await record(eventBy(source, { action: 'account_enabled', outcome: 'success' }, id))
       return updated
     })
   }
 
-  async delete (id: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+  async delete (source: AuditSource, id: string): Promise<void> {
+    await this.audit.transaction(async (trx, record) => {
       const user = await this.#lockedUser(trx, id)
       await this.#keepAnAdmin(trx, user, null)
       if (!await deleteUser(trx, id)) throw noSuchUser()
+      await record(eventBy(source, { action: 'account_deleted', outcome: 'success' }, id))
     })
   }
 
   /** Sets a new password (the policy applies) and ends every session of the account. */
-  async setPassword (id: string, newPassword: string): Promise<void> {
+  async setPassword (source: AuditSource, id: string, newPassword: string): Promise<void> {
     const user = await this.get(id)
     this.policy.check(newPassword, user, '/new_password')
     const hashed = await this.passwords.hash(newPassword)
-    await this.db.transaction().execute(async (trx) => {
+    await this.audit.transaction(async (trx, record) => {
       const updated = await updateUser(trx, id, { hashed_password: hashed, password_changed_at: new Date() })
       if (updated === undefined) throw noSuchUser()
-      await revokeSessions(trx, { userId: id }, 'password_reset')
+      const ended = await revokeSessions(trx, { userId: id }, 'password_reset')
+      await record(eventBy(source, { action: 'password_changed', outcome: 'success' }, id, { reset: true, sessions_ended: ended.length }))
     })
   }
 
@@ -112,9 +133,13 @@ export class AdminUsersService {
   }
 
   /** Ends every session of the account; returns how many were live. */
-  async endSessions (id: string): Promise<number> {
+  async endSessions (source: AuditSource, id: string): Promise<number> {
     await this.get(id)
-    return (await revokeSessions(this.db, { userId: id }, 'ended_by_admin')).length
+    return this.audit.transaction(async (trx, record) => {
+      const ended = await revokeSessions(trx, { userId: id }, 'ended_by_admin')
+      if (ended.length > 0) await record(eventBy(source, { action: 'session_revoked', outcome: 'success' }, id, { all: true, sessions_ended: ended.length }))
+      return ended.length
+    })
   }
 
   async #lockedUser (trx: Executor, id: string): Promise<UserRow> {

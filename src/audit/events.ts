@@ -3,11 +3,10 @@
  * change was made; `failure`: the attempt was refused (wrong credentials, a reused refresh
  * token); `throttled`: refused before any check, by the login throttling.
  *
- * Actions without a code path yet (account_disabled, account_enabled, roles_changed,
- * client_created, client_changed: the admin API) are listed so that the names are settled.
+ * The admin API records as the signed-in admin (actor_user_id) with the request's origin.
  */
 export const AUDIT_ACTIONS = {
-  /** An account was created: POST /auth/register, or `create-admin` (details.via = 'cli'). */
+  /** An account was created: POST /auth/register, POST /admin/users (the admin is the actor), or `create-admin` (details.via = 'cli'). */
   register: ['success'],
   /** A password sign-in: success (details.session_id), failure (details.reason), throttled. */
   login: ['success', 'failure', 'throttled'],
@@ -15,15 +14,20 @@ export const AUDIT_ACTIONS = {
   refresh_token_reuse: ['failure'],
   /** POST /auth/logout (details.all: every session) and RFC 7009 POST /auth/revoke (details.via = 'revoke'). */
   logout: ['success'],
-  /** DELETE /auth/sessions/{id}: one of the account's sessions ended by its owner. */
+  /** DELETE /auth/sessions/{id}: one of the account's sessions ended by its owner; or every one by an admin (details.all). */
   session_revoked: ['success'],
-  /** The password was changed; details.sessions_ended: the other sessions that ended with it. */
+  /** The password was changed (details.reset: set by an admin); details.sessions_ended: the sessions that ended with it. */
   password_changed: ['success'],
+  /** DELETE /users/me, or DELETE /admin/users/{id}. */
   account_deleted: ['success'],
+  /** PATCH /admin/users/{id} with is_active false; details.sessions_ended. */
   account_disabled: ['success'],
   account_enabled: ['success'],
+  /** details.from and details.to: the roles before and after. */
   roles_changed: ['success'],
+  /** client_id names the client; never its secret. */
   client_created: ['success'],
+  /** details.changed: the fields (secret: a rotation), or details.deleted. */
   client_changed: ['success'],
   /** A new signing key (details.kid) replaced the active ones (details.retired). */
   key_rotated: ['success']

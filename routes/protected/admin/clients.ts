@@ -6,6 +6,7 @@ import { ClientCreateBody, ClientPage, ClientQuery, ClientRead, ClientUpdateBody
 import { bearerSecurity, Uuid } from '../../../src/schemas/common.js'
 import { LOCATION } from '../../../src/schemas/headers.js'
 import { ADMIN_ONLY, INVALID_ID, protectedResponses } from '../../../src/schemas/responses.js'
+import { actingUser } from '../../client-context.js'
 
 const ClientId = Type.Object({ client_id: Uuid }, { additionalProperties: false })
 
@@ -42,7 +43,7 @@ const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request, reply) => {
-    const { client, secret } = await service.create(request.body)
+    const { client, secret } = await service.create(actingUser(request), request.body)
     return reply.code(201).header('location', paths.adminClient(client.client_id))
       .send({ ...toClientRead(client), ...(secret === null ? {} : { client_secret: secret }) })
   })
@@ -68,7 +69,7 @@ const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...protectedResponses.errors(INVALID_ID, 401, ADMIN_ONLY, 404, 413, 415, 500, 503)
       }
     }
-  }, async (request) => toClientRead(await service.update(request.params.client_id, request.body)))
+  }, async (request) => toClientRead(await service.update(actingUser(request), request.params.client_id, request.body)))
 
   app.post('/:client_id/secret', {
     schema: {
@@ -80,7 +81,7 @@ const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request) => {
-    const { client, secret } = await service.rotateSecret(request.params.client_id)
+    const { client, secret } = await service.rotateSecret(actingUser(request), request.params.client_id)
     return { ...toClientRead(client), ...(secret === null ? {} : { client_secret: secret }) }
   })
 
@@ -94,7 +95,7 @@ const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request, reply) => {
-    await service.delete(request.params.client_id)
+    await service.delete(actingUser(request), request.params.client_id)
     return reply.code(204).send(null)
   })
 }

@@ -4,6 +4,7 @@ import { AdminPasswordBody } from '../../../src/schemas/admin.js'
 import { bearerSecurity, Uuid } from '../../../src/schemas/common.js'
 import { ADMIN_ONLY, INVALID_ID, protectedResponses } from '../../../src/schemas/responses.js'
 import { SessionRead, toSessionRead } from '../../../src/schemas/sessions.js'
+import { actingUser } from '../../client-context.js'
 
 const UserId = Type.Object({ id: Uuid }, { additionalProperties: false })
 
@@ -25,7 +26,7 @@ const userCredentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request, reply) => {
-    await service.setPassword(request.params.id, request.body.new_password)
+    await service.setPassword(actingUser(request), request.params.id, request.body.new_password)
     return reply.code(204).send(null)
   })
 
@@ -59,7 +60,7 @@ const userCredentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request, reply) => {
-    await service.endSessions(request.params.id)
+    await service.endSessions(actingUser(request), request.params.id)
     return reply.code(204).send(null)
   })
 }

@@ -6,6 +6,7 @@ import { bearerSecurity, Uuid } from '../../../src/schemas/common.js'
 import { LOCATION } from '../../../src/schemas/headers.js'
 import { ACCOUNT_CONFLICT, ADMIN_ONLY, INVALID_ID, protectedResponses } from '../../../src/schemas/responses.js'
 import { toUserRead, UserRead } from '../../../src/schemas/users.js'
+import { actingUser } from '../../client-context.js'
 
 const UserId = Type.Object({ id: Uuid }, { additionalProperties: false })
 
@@ -46,7 +47,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request, reply) => {
-    const user = await service.create(request.body)
+    const user = await service.create(actingUser(request), request.body)
     return reply.code(201).header('location', paths.adminUser(user.id)).send(toUserRead(user))
   })
 
@@ -73,7 +74,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...protectedResponses.errors(INVALID_ID, 401, ADMIN_ONLY, 404, ACCOUNT_CONFLICT, 413, 415, 500, 503)
       }
     }
-  }, async (request) => toUserRead(await service.update(request.params.id, request.body)))
+  }, async (request) => toUserRead(await service.update(actingUser(request), request.params.id, request.body)))
 
   app.delete('/:id', {
     schema: {
@@ -85,7 +86,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request, reply) => {
-    await service.delete(request.params.id)
+    await service.delete(actingUser(request), request.params.id)
     return reply.code(204).send(null)
   })
 }

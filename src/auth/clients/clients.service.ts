@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely'
 import { v7 as uuidv7 } from 'uuid'
-import type { Database } from '../../db/types.js'
+import type { AuditLog } from '../../audit/audit-log.js'
+import { eventBy, type AuditDetails, type AuditSource } from '../../audit/events.js'
+import type { Database, Executor } from '../../db/types.js'
 import { decodeCursor, encodeCursor } from '../../db/pagination.js'
 import { AppError } from '../../errors.js'
 import { hashClientSecret, newClientSecret } from './client-secrets.js'
@@ -47,12 +49,12 @@ function checkGrants (type: ClientType, grants: GrantType[]): void {
 
 /** The OAuth client registry (DESIGN "OAuth clients"). */
 export class ClientsService {
-  constructor (private readonly db: Kysely<Database>) {}
+  constructor (private readonly db: Kysely<Database>, private readonly audit: AuditLog) {}
 
-  async create (input: NewClient): Promise<ClientWithSecret> {
+  async create (source: AuditSource, input: NewClient): Promise<ClientWithSecret> {
     checkGrants(input.type, input.grant_types)
     const secret = input.type === 'confidential' ? newClientSecret() : null
-    const client = await insertClient(this.db, {
+    const client = await this.#changing(source, 'client_created', {}, (trx) => insertClient(trx, {
       client_id: uuidv7(),
       name: input.name,
       type: input.type,
@@ -60,7 +62,7 @@ export class ClientsService {
       grant_types: input.grant_types,
       audience: input.audience ?? null,
       scopes: input.scopes ?? []
-    })
+    }))
     return { client, secret }
   }
 
@@ -78,24 +80,36 @@ export class ClientsService {
     return client
   }
 
-  async update (clientId: string, changes: ClientChanges): Promise<ClientRow> {
+  async update (source: AuditSource, clientId: string, changes: ClientChanges): Promise<ClientRow> {
     if (changes.grant_types !== undefined) checkGrants((await this.get(clientId)).type, changes.grant_types)
-    const updated = await updateClient(this.db, clientId, changes)
+    const updated = await this.#changing(source, 'client_changed', { changed: Object.keys(changes) }, (trx) => updateClient(trx, clientId, changes))
     if (updated === undefined) throw noSuchClient()
     return updated
   }
 
   /** A new secret for a confidential client; the old one stops working at once. */
-  async rotateSecret (clientId: string): Promise<ClientWithSecret> {
+  async rotateSecret (source: AuditSource, clientId: string): Promise<ClientWithSecret> {
     const current = await this.get(clientId)
     if (current.type !== 'confidential') throw new AppError('bad_request', 'a public client has no secret to rotate')
     const secret = newClientSecret()
-    const client = await updateClient(this.db, clientId, { secret_hash: hashClientSecret(secret), secret_rotated_at: new Date() })
+    const client = await this.#changing(source, 'client_changed', { changed: ['secret'] },
+      (trx) => updateClient(trx, clientId, { secret_hash: hashClientSecret(secret), secret_rotated_at: new Date() }))
     if (client === undefined) throw noSuchClient()
     return { client, secret }
   }
 
-  async delete (clientId: string): Promise<void> {
-    if (!await deleteClient(this.db, clientId)) throw noSuchClient()
+  async delete (source: AuditSource, clientId: string): Promise<void> {
+    const deleted = await this.#changing(source, 'client_changed', { deleted: true }, async (trx) => (await deleteClient(trx, clientId)) ? { client_id: clientId } : undefined)
+    if (deleted === undefined) throw noSuchClient()
+  }
+
+  /** Runs `change` and, when it found its client, records `action` by `source` in the same transaction. */
+  async #changing<T extends { client_id: string } | undefined> (source: AuditSource, action: 'client_created' | 'client_changed',
+    details: AuditDetails, change: (trx: Executor) => Promise<T>): Promise<T> {
+    return this.audit.transaction(async (trx, record) => {
+      const result = await change(trx)
+      if (result !== undefined) await record({ ...eventBy(source, { action, outcome: 'success' }, null, details), clientId: result.client_id })
+      return result
+    })
   }
 }
