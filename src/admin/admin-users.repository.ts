@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { Executor, UserRow } from '../db/types.js'
 import { USER_COLUMNS } from '../users/users.repository.js'
-import { afterPosition, createdMicros, type PagePosition } from '../db/pagination.js'
+import { afterPosition, micros, type PagePosition } from '../db/pagination.js'
 
 export interface UserFilter {
   /** The start of the email or the username, any case. */
@@ -11,7 +11,7 @@ export interface UserFilter {
 }
 
 /** A user row and its place in the newest-first order (creation time in microseconds, exact). */
-export type ListedUser = UserRow & { created_micros: string }
+export type ListedUser = UserRow & { position_micros: string }
 
 /** LIKE's wildcards and escape taken literally. */
 function escapeLike (text: string): string {
@@ -24,7 +24,7 @@ function escapeLike (text: string): string {
  */
 export async function listUsers (db: Executor, filter: UserFilter, limit: number, after?: PagePosition): Promise<ListedUser[]> {
   let query = db.selectFrom('users')
-    .select([...USER_COLUMNS, createdMicros.as('created_micros')])
+    .select([...USER_COLUMNS, micros('created_at').as('position_micros')])
   if (filter.q !== undefined) {
     const prefix = `${escapeLike(filter.q.trim().toLowerCase())}%`
     query = query.where((eb) => eb.or([eb('email', 'like', prefix), eb(sql<string>`lower(username)`, 'like', prefix)]))
@@ -32,7 +32,7 @@ export async function listUsers (db: Executor, filter: UserFilter, limit: number
   if (filter.role !== undefined) query = query.where(sql<boolean>`${filter.role} = any(roles)`)
   if (filter.active !== undefined) query = query.where('is_active', '=', filter.active)
   if (after !== undefined) {
-    query = query.where(afterPosition('id', after))
+    query = query.where(afterPosition('created_at', 'id', after))
   }
   return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute()
 }

@@ -9,7 +9,7 @@ import { AppError } from '../errors.js'
 import { deleteUser, findUserById, insertUser, updateUser } from '../users/users.repository.js'
 import { newUserRow, normalizeEmail, throwAccountConflict } from '../users/users.service.js'
 import { countOtherActiveAdmins, listUsers, lockAdminChanges, type UserFilter } from './admin-users.repository.js'
-import { decodeCursor, encodeCursor } from '../db/pagination.js'
+import { decodeCursor, toPage } from '../db/pagination.js'
 
 export interface NewAccountByAdmin {
   email: string
@@ -61,10 +61,7 @@ export class AdminUsersService {
 
   async list (filter: UserFilter, limit: number, cursor?: string): Promise<UserPage> {
     const rows = await listUsers(this.db, filter, limit + 1, cursor === undefined ? undefined : decodeCursor(cursor))
-    const items = rows.slice(0, limit)
-    const last = items.at(-1)
-    const nextCursor = rows.length > limit && last !== undefined ? encodeCursor({ createdMicros: last.created_micros, id: last.id }) : null
-    return { items: items.map(({ created_micros: _position, ...user }) => user), nextCursor }
+    return toPage(rows, limit, (row) => row.id)
   }
 
   async get (id: string): Promise<UserRow> {

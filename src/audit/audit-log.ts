@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from 'kysely'
 import type { AuditEventRow, Database } from '../db/types.js'
-import { insertAuditEvent, listAuditEvents, pruneAuditEventsBatch, type AuditFilter } from './audit.repository.js'
+import { decodeCursor, toPage } from '../db/pagination.js'
+import { insertAuditEvent, listAuditEvents, pageAuditEvents, pruneAuditEventsBatch, type AuditFilter } from './audit.repository.js'
 import type { AuditEvent, AuditKind, AuditObserver } from './events.js'
 
 /** How many old events one prune statement deletes at most: a short transaction, a bounded lock. */
@@ -49,6 +50,12 @@ export class AuditLog {
   /** The newest `limit` events that match, newest first. */
   async list (filter: AuditFilter): Promise<AuditEventRow[]> {
     return listAuditEvents(this.db, filter)
+  }
+
+  /** A page of the events that match, newest first, after the page `cursor` ended (GET /admin/audit-events). */
+  async page (filter: AuditFilter, cursor?: string): Promise<{ items: AuditEventRow[], nextCursor: string | null }> {
+    const rows = await pageAuditEvents(this.db, { ...filter, limit: filter.limit + 1 }, cursor === undefined ? undefined : decodeCursor(cursor))
+    return toPage(rows, filter.limit, (row) => row.id)
   }
 
   /**

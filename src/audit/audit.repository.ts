@@ -1,6 +1,7 @@
 import { sql, type Expression } from 'kysely'
 import { tryTransactionLock } from '../db/advisory-lock.js'
 import { PrecompiledQuery } from '../db/precompiled.js'
+import { afterPosition, micros, type PagePosition } from '../db/pagination.js'
 import type { AuditEventRow, Executor } from '../db/types.js'
 import { assertNoSecrets, type AuditEvent, type AuditKind, type AuditOrigin } from './events.js'
 
@@ -54,15 +55,29 @@ export interface AuditFilter {
   action?: string | undefined
   /** Events done by or to this user. */
   userId?: string | undefined
+  /** Events at or after this moment. */
+  since?: Date | undefined
 }
 
 /** The newest `limit` events that match, newest first. */
 export async function listAuditEvents (db: Executor, filter: AuditFilter): Promise<AuditEventRow[]> {
-  let query = db.selectFrom('audit_events').select(AUDIT_EVENT_COLUMNS)
+  return matching(db, filter).select(AUDIT_EVENT_COLUMNS).orderBy('at', 'desc').orderBy('id', 'desc').limit(filter.limit).execute()
+}
+
+/** Like listAuditEvents, after `after` in the same order, each row with its position for the next page's cursor. */
+export async function pageAuditEvents (db: Executor, filter: AuditFilter, after?: PagePosition): Promise<Array<AuditEventRow & { position_micros: string }>> {
+  let query = matching(db, filter).select([...AUDIT_EVENT_COLUMNS, micros('at').as('position_micros')])
+  if (after !== undefined) query = query.where(afterPosition('at', 'id', after))
+  return query.orderBy('at', 'desc').orderBy('id', 'desc').limit(filter.limit).execute()
+}
+
+function matching (db: Executor, filter: AuditFilter) {
+  let query = db.selectFrom('audit_events')
   if (filter.action !== undefined) query = query.where('action', '=', filter.action)
   const userId = filter.userId
   if (userId !== undefined) query = query.where((eb) => eb.or([eb('subject_user_id', '=', userId), eb('actor_user_id', '=', userId)]))
-  return query.orderBy('at', 'desc').orderBy('id', 'desc').limit(filter.limit).execute()
+  if (filter.since !== undefined) query = query.where('at', '>=', filter.since)
+  return query
 }
 
 /**

@@ -63,3 +63,37 @@ t.test('client registrations and changes are audit events that never hold the se
   ])
   t.same(await secretsInAudit(app.db, [client.client_secret, rotated.json<{ client_secret: string }>().client_secret]), [])
 })
+
+t.test('admins read the audit events a page at a time, filtered by account, action and time', async (t) => {
+  const { app } = await buildApp(t)
+  const admin = await registerAdmin(app)
+  const bob = await registerAccount(app)
+  for (let i = 0; i < 3; i++) await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { login: bob.email, password: `wrong ${i}` } })
+  await asAdmin(app, admin, { method: 'PATCH', url: `/users/${bob.id}`, payload: { is_active: false } })
+  type Page = { items: Array<{ id: string, action: string, outcome: string, subject_user_id: string | null, actor_user_id: string | null, at: string }>, next_cursor: string | null }
+  const read = async (query: string): Promise<Page> => {
+    const response = await asAdmin(app, admin, { method: 'GET', url: `/audit-events?${query}` })
+    t.equal(response.statusCode, 200, query)
+    return response.json<Page>()
+  }
+  const all = await read(`user_id=${bob.id}`)
+  t.same(all.items.map((event) => `${event.action}/${event.outcome}`), ['account_disabled/success', 'login/failure', 'login/failure', 'login/failure', 'register/success'], 'newest first, by or to the account')
+  t.equal(all.next_cursor, null)
+
+  const seen: string[] = []
+  let cursor: string | null = null
+  do {
+    const page: Page = await read(`user_id=${bob.id}&limit=2${cursor === null ? '' : `&cursor=${cursor}`}`)
+    seen.push(...page.items.map((event) => event.id))
+    cursor = page.next_cursor
+  } while (cursor !== null)
+  t.same(seen, all.items.map((event) => event.id), 'pages without duplicates or gaps')
+
+  t.same((await read('action=account_disabled')).items.map((event) => event.actor_user_id), [admin.id])
+  const since = all.items[0]?.at ?? ''
+  t.same((await read(`since=${encodeURIComponent(since)}&user_id=${bob.id}`)).items.map((event) => event.action), ['account_disabled'])
+  for (const query of ['user_id=42', 'action=nonsense', 'since=yesterday', 'limit=0', 'cursor=%21%21', 'extra=1']) {
+    t.equal((await asAdmin(app, admin, { method: 'GET', url: `/audit-events?${query}` })).statusCode, 400, query)
+  }
+  t.equal((await asAdmin(app, bob, { method: 'GET', url: '/audit-events' })).statusCode, 401, 'a disabled account is not even signed in')
+})

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
+import auditEventRoutes from './audit-events.js'
 import clientRoutes from './clients.js'
 import userCredentialRoutes from './user-credentials.js'
 import userRoutes from './users.js'
@@ -12,6 +13,7 @@ const adminRoutes: FastifyPluginAsync = async (app) => {
   await app.register(userRoutes, { prefix: '/users' })
   await app.register(userCredentialRoutes, { prefix: '/users' })
   await app.register(clientRoutes, { prefix: '/clients' })
+  await app.register(auditEventRoutes, { prefix: '/audit-events' })
 }
 
 export default adminRoutes

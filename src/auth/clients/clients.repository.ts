@@ -1,4 +1,4 @@
-import { afterPosition, createdMicros, type PagePosition } from '../../db/pagination.js'
+import { afterPosition, micros, type PagePosition } from '../../db/pagination.js'
 import type { Executor, OAuthClientRow, OAuthClientUpdate } from '../../db/types.js'
 
 /** Every column but the secret's hash: what the registry shows. */
@@ -20,9 +20,9 @@ export async function findClient (db: Executor, clientId: string): Promise<Clien
 }
 
 /** A page of clients, newest first, after `after`: `limit` rows with their positions. */
-export async function listClients (db: Executor, limit: number, after?: PagePosition): Promise<Array<ClientRow & { created_micros: string }>> {
-  let query = db.selectFrom('oauth_clients').select([...SHOWN_COLUMNS, createdMicros.as('created_micros')])
-  if (after !== undefined) query = query.where(afterPosition('client_id', after))
+export async function listClients (db: Executor, limit: number, after?: PagePosition): Promise<Array<ClientRow & { position_micros: string }>> {
+  let query = db.selectFrom('oauth_clients').select([...SHOWN_COLUMNS, micros('created_at').as('position_micros')])
+  if (after !== undefined) query = query.where(afterPosition('created_at', 'client_id', after))
   return query.orderBy('created_at', 'desc').orderBy('client_id', 'desc').limit(limit).execute()
 }
 

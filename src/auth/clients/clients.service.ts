@@ -3,7 +3,7 @@ import { v7 as uuidv7 } from 'uuid'
 import type { AuditLog } from '../../audit/audit-log.js'
 import { eventBy, type AuditDetails, type AuditSource } from '../../audit/events.js'
 import type { Database, Executor } from '../../db/types.js'
-import { decodeCursor, encodeCursor } from '../../db/pagination.js'
+import { decodeCursor, toPage } from '../../db/pagination.js'
 import { AppError } from '../../errors.js'
 import { hashClientSecret, newClientSecret } from './client-secrets.js'
 import { deleteClient, findClient, insertClient, listClients, updateClient, type ClientRow } from './clients.repository.js'
@@ -68,10 +68,7 @@ export class ClientsService {
 
   async list (limit: number, cursor?: string): Promise<{ items: ClientRow[], nextCursor: string | null }> {
     const rows = await listClients(this.db, limit + 1, cursor === undefined ? undefined : decodeCursor(cursor))
-    const items = rows.slice(0, limit)
-    const last = items.at(-1)
-    const nextCursor = rows.length > limit && last !== undefined ? encodeCursor({ createdMicros: last.created_micros, id: last.client_id }) : null
-    return { items: items.map(({ created_micros: _position, ...client }) => client), nextCursor }
+    return toPage(rows, limit, (row) => row.client_id)
   }
 
   async get (clientId: string): Promise<ClientRow> {
