@@ -4,6 +4,7 @@ import { AuditLog } from '../src/audit/audit-log.js'
 import { LoginThrottle } from '../src/auth/login-throttle.js'
 import { LocalLoginState, SharedLoginState } from '../src/rate-limit/login-state.js'
 import { AdminUsersService } from '../src/admin/admin-users.service.js'
+import { ClientAuthenticator } from '../src/auth/clients/client-authentication.js'
 import { ClientsService } from '../src/auth/clients/clients.service.js'
 import { AuthService } from '../src/auth/auth.service.js'
 import { SessionsService } from '../src/auth/sessions/sessions.service.js'
@@ -16,6 +17,8 @@ declare module 'fastify' {
     sessionsService: SessionsService
     adminUsersService: AdminUsersService
     clientsService: ClientsService
+    /** OAuth client authentication at the token, introspection and revocation endpoints. */
+    clientAuthenticator: ClientAuthenticator
     /** The audit trail: `app.auditLog.record(event)` writes an event that goes with no change (a throttled login). */
     auditLog: AuditLog
   }
@@ -29,7 +32,9 @@ export default fp(async (app) => {
   app.decorate('usersService', new UsersService(app.db))
   app.decorate('clientsService', new ClientsService(app.db, audit))
   app.decorate('adminUsersService', new AdminUsersService(app.db, audit, app.passwords, app.passwordPolicy, app.config.sessions.idleDays))
-  app.decorate('authService', new AuthService(app.db, app.passwords, app.passwordPolicy, app.tokens, sessions, loginThrottle(app), audit, app.metrics ?? undefined))
+  const throttle = loginThrottle(app)
+  app.decorate('authService', new AuthService(app.db, app.passwords, app.passwordPolicy, app.tokens, sessions, throttle, audit, app.metrics ?? undefined))
+  app.decorate('clientAuthenticator', new ClientAuthenticator(app.db, throttle))
 }, { name: 'services', dependencies: ['db', 'auth', 'metrics', 'redis'] })
 
 /** The login throttle over the shared Redis (or the process), or one that lets everything through when the limits are off. */

@@ -4,7 +4,7 @@ import type { Config } from '../config.js'
 import type { TokenResponseType } from '../schemas/auth.js'
 import type { KeyStore, SigningKey } from './keys/key-store.js'
 
-/** Every client of the token endpoint is public (no client authentication, RFC 6749 §2.1). */
+/** The client_id of tokens issued to the default public client (requests that name no registered client). */
 export const PUBLIC_CLIENT_ID = 'public'
 
 /** The claims of an access token (RFC 9068 §2.2 plus `roles`). */
@@ -19,6 +19,8 @@ export interface AccessTokenClaims {
   roles: string[]
   /** The session the token belongs to; ending the session refuses the token here at once. */
   sid?: string
+  /** Space-separated scopes (client_credentials tokens). */
+  scope?: string
 }
 
 type Signer = (payload: AccessTokenClaims) => string
@@ -52,6 +54,28 @@ export class TokenService {
       ...(sessionId === undefined ? {} : { sid: sessionId })
     })
     return { access_token: accessToken, token_type: 'bearer', expires_in: this.expiresInSeconds }
+  }
+
+  /**
+   * A client_credentials token (RFC 6749 §4.4, RFC 9068 §2.2): the client is the subject, the
+   * audience is the client's own (else JWT_AUDIENCE); no session, no roles, no refresh token.
+   */
+  async issueClientToken (client: { clientId: string, audience: string | null }, scopes: string[]): Promise<TokenResponseType> {
+    const now = Math.floor(Date.now() / 1000)
+    const sign = this.#signerFor(await this.keys.signingKey())
+    const scope = scopes.join(' ')
+    const accessToken = sign({
+      iss: this.settings.issuer,
+      aud: client.audience ?? this.settings.audience,
+      sub: client.clientId,
+      client_id: client.clientId,
+      iat: now,
+      exp: now + this.expiresInSeconds,
+      jti: randomUUID(),
+      roles: [],
+      ...(scope === '' ? {} : { scope })
+    })
+    return { access_token: accessToken, token_type: 'bearer', expires_in: this.expiresInSeconds, ...(scope === '' ? {} : { scope }) }
   }
 
   #signerFor (key: SigningKey): Signer {

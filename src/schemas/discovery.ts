@@ -28,11 +28,12 @@ export const AuthorizationServerMetadata = Type.Object({
   token_endpoint: Type.String({ format: 'uri', examples: ['https://users.example.com/api/v1/auth/token'] }),
   jwks_uri: Type.String({ format: 'uri', examples: ['https://users.example.com/.well-known/jwks.json'] }),
   revocation_endpoint: Type.Optional(Type.String({ format: 'uri', examples: ['https://users.example.com/api/v1/auth/revoke'] })),
-  revocation_endpoint_auth_methods_supported: Type.Optional(Type.Array(Type.String(), { examples: [['none']] })),
+  revocation_endpoint_auth_methods_supported: Type.Optional(Type.Array(Type.String(), { examples: [['none', 'client_secret_basic', 'client_secret_post']] })),
   introspection_endpoint: Type.Optional(Type.String({ format: 'uri', examples: ['https://users.example.com/api/v1/auth/introspect'] })),
-  grant_types_supported: Type.Array(Type.String(), { examples: [['password', 'refresh_token']] }),
+  introspection_endpoint_auth_methods_supported: Type.Optional(Type.Array(Type.String(), { examples: [['client_secret_basic', 'client_secret_post', 'bearer']] })),
+  grant_types_supported: Type.Array(Type.String(), { examples: [['password', 'refresh_token', 'client_credentials']] }),
   response_types_supported: Type.Array(Type.String(), { description: 'Empty: there is no authorization endpoint', examples: [[]] }),
-  token_endpoint_auth_methods_supported: Type.Array(Type.String(), { examples: [['none']] }),
+  token_endpoint_auth_methods_supported: Type.Array(Type.String(), { examples: [['none', 'client_secret_basic', 'client_secret_post']] }),
   service_documentation: Type.String({ format: 'uri', examples: ['https://users.example.com/docs'] })
 }, { title: 'AuthorizationServerMetadata', description: 'OAuth 2.0 authorization server metadata (RFC 8414)' })
 export type AuthorizationServerMetadataType = Static<typeof AuthorizationServerMetadata>

@@ -2,7 +2,9 @@ import { Type } from '@sinclair/typebox'
 
 export const IntrospectionBody = Type.Object({
   token: Type.Optional(Type.String({ maxLength: 8192, description: 'The token to look at' })),
-  token_type_hint: Type.Optional(Type.String({ maxLength: 64, description: 'access_token or refresh_token (a hint; may be ignored)' }))
+  token_type_hint: Type.Optional(Type.String({ maxLength: 64, description: 'access_token or refresh_token (a hint; may be ignored)' })),
+  client_id: Type.Optional(Type.String({ maxLength: 256, description: 'A confidential client (client_secret_post)' })),
+  client_secret: Type.Optional(Type.String({ maxLength: 256 }))
 }, { description: 'RFC 7662 §2.1; other parameters are ignored' })
 
 export const IntrospectionResponse = Type.Object({

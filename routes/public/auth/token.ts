@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { ClientContext } from '../../../src/auth/sessions/sessions.service.js'
 import { OAuthError, type AppError } from '../../../src/errors.js'
 import { clientContext } from '../../client-context.js'
@@ -7,6 +7,8 @@ import { RevokeRequestBody, TokenRequestBody, TokenResponse } from '../../../src
 import { rateLimited } from '../../../src/rate-limit/rules.js'
 import { RATE_LIMIT } from '../../../src/schemas/headers.js'
 import { oauthResponses as oauthFamily, TOKEN_REQUIRED } from '../../../src/schemas/responses.js'
+import { grantTypesSupported } from '../../../src/auth/metadata.js'
+import { presentedClient, withoutEmpties } from './client-credentials.js'
 import { setUpOAuthEndpoint } from './oauth-endpoint.js'
 import { Type } from '@sinclair/typebox'
 
@@ -23,49 +25,13 @@ function grantError (error: AppError): OAuthError | undefined {
 /** Every answer of a rate-limited route may carry the RateLimit-* headers. */
 const oauthResponses = oauthFamily.with(RATE_LIMIT)
 
-const BASIC_CHALLENGE = { 'www-authenticate': 'Basic realm="user-service"' }
-
-/**
- * RFC 6749 §3.2: a parameter sent without a value is treated as omitted. Returns the
- * trimmed-of-empties request, or throws invalid_client for a confidential client's secret.
- */
-function readTokenRequest<B extends Record<string, string | undefined>> (request: FastifyRequest, requestBody: B): B {
-  const body = Object.fromEntries(Object.entries(requestBody).filter(([, value]) => value !== '')) as B
-  const basic = basicCredentials(request.headers.authorization)
-  if ((body.client_secret !== undefined) || (basic !== undefined && basic.secret !== '')) {
-    throw new OAuthError('invalid_client', 'this service has only public clients: send no client_secret', 401,
-      basic === undefined ? {} : BASIC_CHALLENGE)
-  }
-  return body
-}
-
-/**
- * The client id and secret of an `Authorization: Basic` header (RFC 6749 §2.3.1: both
- * form-encoded, then joined by ":" and base64-encoded), or undefined without one. Swagger UI
- * sends an empty pair. A value that is not base64 of "id:secret" is a 401 invalid_client.
- */
-function basicCredentials (header: string | undefined): { id: string, secret: string } | undefined {
-  const match = /^Basic(?:\s+(.*?))?\s*$/i.exec(header ?? '')
-  if (match === null) return undefined
-  const encoded = match[1] ?? ''
-  const decoded = Buffer.from(encoded, 'base64')
-  const colon = decoded.indexOf(':')
-  if (encoded === '' || decoded.toString('base64').replace(/=+$/, '') !== encoded.replace(/=+$/, '') || colon === -1) {
-    throw malformedBasic('is not base64 of "client_id:client_secret"')
-  }
-  try {
-    return { id: formDecode(decoded.subarray(0, colon).toString('utf8')), secret: formDecode(decoded.subarray(colon + 1).toString('utf8')) }
-  } catch {
-    throw malformedBasic('holds a client_id or client_secret that is not form-encoded')
-  }
-}
-
-function formDecode (value: string): string {
-  return decodeURIComponent(value.replace(/\+/g, ' '))
-}
-
-function malformedBasic (problem: string): OAuthError {
-  return new OAuthError('invalid_client', `the Authorization: Basic value ${problem} (RFC 6749 §2.3.1)`, 401, BASIC_CHALLENGE)
+/** The scopes a client_credentials token gets: those asked for, all of them the client's; none asked, all it has (RFC 6749 §3.3). */
+function grantedScopes (requested: string | undefined, allowed: readonly string[]): string[] {
+  if (requested === undefined) return [...allowed]
+  const scopes = [...new Set(requested.split(' ').filter((scope) => scope !== ''))]
+  const refused = scopes.filter((scope) => !allowed.includes(scope))
+  if (refused.length > 0) throw new OAuthError('invalid_scope', `this client may not ask for: ${refused.join(' ')}`)
+  return scopes
 }
 
 const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
@@ -89,23 +55,32 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
     },
     config: rateLimited('signin')
   }, async (request) => {
-    const body = readTokenRequest(request, request.body)
-    switch (body.grant_type) {
-      case undefined:
-        throw new OAuthError('invalid_request', 'grant_type is required')
+    const body = withoutEmpties(request.body)
+    const context = clientContext(request)
+    const grantType = body.grant_type
+    if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required')
+    const client = await app.clientAuthenticator.authenticate(presentedClient(request, body), context)
+    if (!grantTypesSupported.includes(grantType)) {
+      throw new OAuthError('unsupported_grant_type', `grant_type "${grantType}" is not supported; use one of ${grantTypesSupported.join(', ')}`)
+    }
+    if (!client.grantTypes.includes(grantType)) {
+      throw new OAuthError('unauthorized_client', grantType === 'client_credentials' && client.type === 'public'
+        ? 'client_credentials needs a confidential client and its client_secret'
+        : `this client may not use the ${grantType} grant`)
+    }
+    switch (grantType) {
       case 'password': {
         if (body.username === undefined || body.password === undefined) {
           throw new OAuthError('invalid_request', 'the password grant needs username and password')
         }
-        const context = clientContext(request)
         const user = await app.authService.verifyCredentials(body.username, body.password, context)
         return await app.authService.signIn(user, context)
       }
       case 'refresh_token':
         if (body.refresh_token === undefined) throw new OAuthError('invalid_request', 'the refresh_token grant needs refresh_token')
-        return await app.authService.refresh(body.refresh_token, clientContext(request))
+        return await app.authService.refresh(body.refresh_token, context)
       default:
-        throw new OAuthError('unsupported_grant_type', `grant_type "${body.grant_type}" is not supported; use "password" or "refresh_token"`)
+        return await app.tokens.issueClientToken(client, grantedScopes(body.scope, client.scopes))
     }
   })
 
@@ -127,7 +102,9 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
     },
     config: rateLimited('sessions')
   }, async (request, reply) => {
-    const body = readTokenRequest(request, request.body)
+    const body = withoutEmpties(request.body)
+    // A confidential client that authenticates must do so correctly; anyone else may revoke what they hold.
+    await app.clientAuthenticator.authenticate(presentedClient(request, body), clientContext(request))
     if (body.token === undefined) throw new OAuthError('invalid_request', 'token is required')
     await revokeToken(app, body.token, body.token_type_hint, clientContext(request))
     return reply.code(200).send()
