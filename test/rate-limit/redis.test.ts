@@ -148,7 +148,8 @@ t.test('a Redis that stops answering costs a request at most its 50 ms budget; r
   t.equal(await fallbacks(app), before + 5, 'each request after the stall fell back to the process')
 })
 
-t.test('when Redis goes away mid-test requests go on, counted in the process', async (t) => {
+/** A TCP proxy in front of Redis that the test can cut (Redis going away), and the REDIS_URL through it. */
+async function proxiedRedis (t: Test): Promise<{ proxy: TcpProxy, url: string }> {
   const target = new URL(REDIS_URL)
   const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port === '' ? 6379 : target.port) })
   await proxy.start()
@@ -156,7 +157,12 @@ t.test('when Redis goes away mid-test requests go on, counted in the process', a
   const proxied = new URL(REDIS_URL)
   proxied.hostname = '127.0.0.1'
   proxied.port = String(proxy.port)
-  const { app } = await buildApp(t, { env: { ...LIMITS, RATE_LIMIT_SIGNIN_MAX: '6', REDIS_URL: proxied.toString(), REDIS_KEY_PREFIX: keyPrefix() } })
+  return { proxy, url: proxied.toString() }
+}
+
+t.test('when Redis goes away mid-test requests go on, counted in the process', async (t) => {
+  const { proxy, url: proxiedUrl } = await proxiedRedis(t)
+  const { app } = await buildApp(t, { env: { ...LIMITS, RATE_LIMIT_SIGNIN_MAX: '6', REDIS_URL: proxiedUrl, REDIS_KEY_PREFIX: keyPrefix() } })
   t.same(await statuses(app, 2), [400, 400], 'counted in Redis')
   t.equal(await fallbacks(app), 0)
 
@@ -179,14 +185,8 @@ t.test('an answer that came while the process was busy is not taken for a slow R
 })
 
 t.test('login throttling: two instances count failures together, and logins go on when Redis goes away', async (t) => {
-  const target = new URL(REDIS_URL)
-  const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port === '' ? 6379 : target.port) })
-  await proxy.start()
-  t.teardown(() => proxy.stop())
-  const proxied = new URL(REDIS_URL)
-  proxied.hostname = '127.0.0.1'
-  proxied.port = String(proxy.port)
-  const env = { ...LIMITS, RATE_LIMIT_SIGNIN_MAX: '1000', LOGIN_MAX_FAILURES: '4', REDIS_URL: proxied.toString(), REDIS_KEY_PREFIX: keyPrefix() }
+  const { proxy, url: proxiedUrl } = await proxiedRedis(t)
+  const env = { ...LIMITS, RATE_LIMIT_SIGNIN_MAX: '1000', LOGIN_MAX_FAILURES: '4', REDIS_URL: proxiedUrl, REDIS_KEY_PREFIX: keyPrefix() }
   const first = await buildApp(t, { env })
   const second = await buildApp(t, { env, database: first.database })
   const account = await registerAccount(first.app)
