@@ -5,6 +5,7 @@ import { insertAuditEvent } from '../audit/audit.repository.js'
 import { CLI_SOURCE, eventBy } from '../audit/events.js'
 import { PasswordPolicy } from '../auth/password-policy.js'
 import { PasswordHasher } from '../auth/passwords.js'
+import { readSecretInput } from './secret-input.js'
 import type { Database, NewUserRow, UserRow } from '../db/types.js'
 import { AppError } from '../errors.js'
 import { RegisterBody, type RegisterBodyType } from '../schemas/auth.js'
@@ -48,7 +49,7 @@ export async function createAdminCommand (args: string[], io: CliIo, options: Cl
   const input: RegisterBodyType = {
     email: values.email,
     username: values.username,
-    password: await readPassword(io),
+    password: await readSecretInput(io, 'ADMIN_PASSWORD', 'password'),
     ...(values['full-name'] === undefined ? {} : { full_name: values['full-name'] })
   }
   validate(input)
@@ -80,20 +81,6 @@ async function createAudited (db: Kysely<Database>, row: NewUserRow): Promise<Us
     await insertAuditEvent(trx, eventBy(CLI_SOURCE, { action: 'register', outcome: 'success' }, user.id, { roles: user.roles }))
     return user
   })
-}
-
-/** ADMIN_PASSWORD, else all of stdin minus one trailing newline. Never a default. */
-async function readPassword (io: CliIo): Promise<string> {
-  const fromEnv = io.env.ADMIN_PASSWORD
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv
-  if (io.stdin.isTTY === true) {
-    throw new CliError('no password given: set ADMIN_PASSWORD or pipe the password on stdin', EXIT_USAGE)
-  }
-  const chunks: Buffer[] = []
-  for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk)
-  const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '')
-  if (password === '') throw new CliError('no password given: set ADMIN_PASSWORD or pipe the password on stdin', EXIT_USAGE)
-  return password
 }
 
 function validate (input: RegisterBodyType): void {

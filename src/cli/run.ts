@@ -28,6 +28,15 @@ Commands:
                               the newest audit events (50 unless --limit, at most 10000) as
                               JSON lines, oldest first; --action: one action (register, login,
                               logout, ...); --user: events done by or to that user
+  users list [--q PREFIX] [--role R] [--active true|false] [--limit N] [--json]
+                              accounts, newest first (200 unless --limit): id, email, username,
+                              roles, active or disabled, tab-separated; --json: one JSON object a line
+  users show USER [--json]    one account; USER is its id, email or username
+  users disable USER          disable it and end every session of it at once
+  users enable USER
+  users set-roles USER R[,R]  replace its roles (user, admin, service)
+  users set-password USER     set its password (NEW_PASSWORD, else all of stdin); every session ends
+                              The last active admin cannot be disabled or demoted (exit 1).
   help                        show this text
 
 Configuration comes from the environment (and .env), as for the server: DATABASE_URL
@@ -59,6 +68,8 @@ export async function runCli (argv: string[], io: CliIo, options: CliOptions = {
         return await (await import('./keys.js')).keysCommand(args, io, options)
       case 'sessions':
         return await (await import('./sessions.js')).sessionsCommand(args, io, options)
+      case 'users':
+        return await (await import('./users.js')).usersCommand(args, io, options)
       case 'audit':
         return await (await import('./audit.js')).auditCommand(args, io, options)
       case 'help':
