@@ -37,6 +37,12 @@ Commands:
   users set-roles USER R[,R]  replace its roles (user, admin, service)
   users set-password USER     set its password (NEW_PASSWORD, else all of stdin); every session ends
                               The last active admin cannot be disabled or demoted (exit 1).
+  clients create --name N --type public|confidential --grant G[,G] [--audience A] [--scope S]... [--json]
+                              register an OAuth client (grants: password, refresh_token,
+                              client_credentials); a confidential one's secret is printed once
+  clients list [--json]       the clients: id, name, type, grants, enabled or disabled
+  clients rotate-secret ID    a new secret, printed once; the old one stops working
+  clients delete ID
   help                        show this text
 
 Configuration comes from the environment (and .env), as for the server: DATABASE_URL
@@ -70,6 +76,8 @@ export async function runCli (argv: string[], io: CliIo, options: CliOptions = {
         return await (await import('./sessions.js')).sessionsCommand(args, io, options)
       case 'users':
         return await (await import('./users.js')).usersCommand(args, io, options)
+      case 'clients':
+        return await (await import('./clients.js')).clientsCommand(args, io, options)
       case 'audit':
         return await (await import('./audit.js')).auditCommand(args, io, options)
       case 'help':
