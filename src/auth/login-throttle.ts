@@ -53,7 +53,7 @@ export class LoginThrottledError extends AppError {
  * address the login signed in from before; refreshing a session is not a login at all.
  */
 export class LoginThrottle {
-  /** Refusals reported lately, so a flood of them makes one audit event a minute per key, not one per request. */
+  /** Refusals reported lately, so a flood of them makes one audit event a minute per (rule, login[, address]), not one per request. */
   readonly #reported = new BoundedMap<true>(10_000)
 
   constructor (
@@ -69,13 +69,19 @@ export class LoginThrottle {
     const verdict = await state.begin(keys)
     if (verdict !== null) {
       this.onThrottled(verdict.rule)
-      const reportKey = `${verdict.rule}:${keys.login}:${keys.address}`
+      // An account-wide refusal is about the login, from however many addresses: one report for them all.
+      const reportKey = verdict.rule === 'login_account' ? `${verdict.rule}:${keys.login}` : `${verdict.rule}:${keys.login}:${keys.address}`
       const firstReport = this.#reported.get(reportKey) === undefined
       if (firstReport) this.#reported.set(reportKey, true, REPORT_INTERVAL_MS)
       throw new LoginThrottledError(verdict.rule, Math.max(1, Math.ceil(verdict.retryAfterMs / 1000)), firstReport)
     }
     return {
-      succeeded: (account) => { void state.succeeded(keys); void this.trust(account, ip) },
+      succeeded: (account) => {
+        // One script resets the pair and trusts the address for the login typed; the account's other login is trusted apart.
+        void state.succeeded(keys)
+        const other = [account.email, account.username].map((login) => loginKeys(login, ip)).find((candidate) => candidate.login !== keys.login)
+        if (other !== undefined) void state.trust(other)
+      },
       failed: () => { void state.failed(keys) },
       released: () => { void state.released(keys) }
     }

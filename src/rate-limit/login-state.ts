@@ -71,9 +71,10 @@ export class LocalLoginState {
     this.#strike(this.#accounts, login, this.#accounts.get(login, now), this.limits.accountMaxFailures, now)
   }
 
-  /** The password was right: the pair starts again. */
-  succeeded ({ login, address }: LoginKeys): void {
-    this.#pairs.delete(`${login}:${address}`)
+  /** The password was right: the pair starts again, and the address is trusted for this login. */
+  succeeded (keys: LoginKeys, now = Date.now()): void {
+    this.#pairs.delete(`${keys.login}:${keys.address}`)
+    this.trust(keys, now)
   }
 
   /** `address` signed in to the account that `login` names: the account-wide rule lets it through. */
@@ -138,6 +139,14 @@ redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -1 - tonumber(ARGV[4]))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 `
 
+/** KEYS pair, known; ARGV now, address, known ms, known per login: the pair starts again and the address is trusted. */
+const SUCCEEDED = `
+redis.call('DEL', KEYS[1])
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -1 - tonumber(ARGV[4]))
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+`
+
 /** KEYS pair; ARGV pair max. */
 const RELEASED = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return end
@@ -149,6 +158,7 @@ interface LoginCommands {
   loginBegin: (...args: Array<string | number>) => Promise<[number, number]>
   loginFailed: (...args: Array<string | number>) => Promise<unknown>
   loginTrust: (...args: Array<string | number>) => Promise<unknown>
+  loginSucceeded: (...args: Array<string | number>) => Promise<unknown>
   loginReleased: (...args: Array<string | number>) => Promise<unknown>
 }
 
@@ -164,6 +174,7 @@ export class SharedLoginState {
     redis.define('loginBegin', 3, BEGIN)
     redis.define('loginFailed', 1, FAILED)
     redis.define('loginTrust', 1, TRUST)
+    redis.define('loginSucceeded', 2, SUCCEEDED)
     redis.define('loginReleased', 1, RELEASED)
   }
 
@@ -183,8 +194,9 @@ export class SharedLoginState {
       () => { this.local.failed(keys, now) })
   }
 
-  async succeeded (keys: LoginKeys): Promise<void> {
-    await this.redis.run(async (client) => { await client.del(this.#key(keys, 'pair')) }, () => { this.local.succeeded(keys) })
+  async succeeded (keys: LoginKeys, now = Date.now()): Promise<void> {
+    await this.redis.run((client) => commands(client).loginSucceeded(this.#key(keys, 'pair'), this.#key(keys, 'known'),
+      now, keys.address, this.limits.knownAddressMs, this.limits.knownAddressesPerLogin), () => { this.local.succeeded(keys, now) })
   }
 
   async trust (keys: LoginKeys, now = Date.now()): Promise<void> {

@@ -31,7 +31,7 @@ async function local (): Promise<State> {
   return {
     begin: async (keys, now) => state.begin(keys, now),
     failed: async (keys, now) => { state.failed(keys, now) },
-    succeeded: async (keys) => { state.succeeded(keys) },
+    succeeded: async (keys, now) => { state.succeeded(keys, now) },
     trust: async (keys, now) => { state.trust(keys, now) },
     released: async (keys, now) => { state.released(keys, now) }
   }
@@ -47,7 +47,7 @@ async function shared (t: Test): Promise<State> {
   return {
     begin: (keys, now) => state.begin(keys, now),
     failed: (keys, now) => state.failed(keys, now),
-    succeeded: (keys) => state.succeeded(keys),
+    succeeded: (keys, now) => state.succeeded(keys, now),
     trust: (keys, now) => state.trust(keys, now),
     released: (keys, now) => state.released(keys, now)
   }
@@ -117,8 +117,7 @@ t.test('the state in the process has a cap: a flood of logins cannot grow it wit
     const keys = loginKeys(`user-${i}@example.com`, `10.0.${i % 250}.1`)
     state.begin(keys, 1000)
     state.failed(keys, 1000)
-    state.succeeded(keys)
-    state.trust(keys, 1000)
+    state.succeeded(keys, 1000)
   }
   t.ok(state.size <= 300, `at most the cap per map (${state.size} entries)`)
 })

@@ -111,4 +111,7 @@ t.test('guessing from 200 addresses cannot stop the owner signing in from an add
   t.equal(refreshed.statusCode, 200, 'a refresh-token holder goes on, from anywhere')
   const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
   t.equal(sample(metrics, /^http_rate_limited_total\{rule="login_account"\}/), 151)
+  const throttledEvents = await app.db.selectFrom('audit_events').select('details').where('outcome', '=', 'throttled').execute()
+  t.equal(throttledEvents.length, 1, 'refusals of one login from 151 addresses make one audit event, not 151 rows')
+  t.match(throttledEvents[0]?.details, { rule: 'login_account' })
 })
