@@ -2,12 +2,12 @@ import { parseArgs } from 'node:util'
 import { AuditLog } from '../audit/audit-log.js'
 import type { AuditFilter } from '../audit/audit.repository.js'
 import { AUDIT_ACTIONS, isAuditAction } from '../audit/events.js'
+import { UUID_PATTERN } from '../auth/access-tokens.js'
 import type { AuditEventRow } from '../db/types.js'
-import { CliError, configFor, ensureMigrated, EXIT_OK, EXIT_USAGE, usageError, withDatabase, type CliIo, type CliOptions } from './common.js'
+import { CliError, configFor, ensureMigrated, EXIT_OK, EXIT_USAGE, parseLimit, usageError, withDatabase, type CliIo, type CliOptions } from './common.js'
 
 export const DEFAULT_TAIL_LIMIT = 50
 export const MAX_TAIL_LIMIT = 10000
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /**
  * `audit tail [--limit N] [--action A] [--user UUID]`: the newest matching events as JSON
@@ -36,10 +36,7 @@ function tailFilter (args: string[]): AuditFilter {
     strict: true
   })
   if (positionals.length > 0) throw usageError(`unexpected argument "${positionals[0] ?? ''}"`)
-  const limit = values.limit === undefined ? DEFAULT_TAIL_LIMIT : Number(values.limit)
-  if (!/^\d+$/.test(values.limit ?? '1') || limit < 1 || limit > MAX_TAIL_LIMIT) {
-    throw new CliError(`--limit must be a whole number from 1 to ${MAX_TAIL_LIMIT} (got "${values.limit ?? ''}")`, EXIT_USAGE)
-  }
+  const limit = parseLimit(values.limit, DEFAULT_TAIL_LIMIT, MAX_TAIL_LIMIT)
   if (values.action !== undefined && !isAuditAction(values.action)) {
     throw new CliError(`--action must be one of ${Object.keys(AUDIT_ACTIONS).join(', ')} (got "${values.action}")`, EXIT_USAGE)
   }

@@ -4,9 +4,8 @@ import { CLI_SOURCE } from '../audit/events.js'
 import { UUID_PATTERN } from '../auth/access-tokens.js'
 import type { ClientRow } from '../auth/clients/clients.repository.js'
 import { ClientsService, GRANT_TYPES, type GrantType } from '../auth/clients/clients.service.js'
-import { AppError } from '../errors.js'
 import { toClientRead } from '../schemas/clients.js'
-import { CliError, configFor, ensureMigrated, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, usageError, withDatabase, type CliIo, type CliOptions } from './common.js'
+import { asCliFailure, CliError, configFor, ensureMigrated, EXIT_OK, EXIT_USAGE, usageError, withDatabase, type CliIo, type CliOptions } from './common.js'
 
 const SUBCOMMANDS = ['create', 'list', 'rotate-secret', 'delete'] as const
 type Subcommand = typeof SUBCOMMANDS[number]
@@ -39,7 +38,7 @@ export async function clientsCommand (args: string[], io: CliIo, options: CliOpt
     await ensureMigrated(db, config, io)
     const service = new ClientsService(db, new AuditLog(db, config.audit.retentionDays))
     const print = (client: ClientRow, secret: string | null = null): void => { io.stdout.write(clientText(client, secret, values.json === true)) }
-    try {
+    const run = async (): Promise<void> => {
       if (subcommand === 'list') {
         for (const client of (await service.list(200)).items) print(client)
       } else if (subcommand === 'delete') {
@@ -48,9 +47,8 @@ export async function clientsCommand (args: string[], io: CliIo, options: CliOpt
         const { client, secret } = create !== undefined ? await service.create(CLI_SOURCE, create) : await service.rotateSecret(CLI_SOURCE, clientId ?? '')
         print(client, secret)
       }
-    } catch (error) {
-      throw error instanceof AppError ? new CliError(error.message, error.status === 400 ? EXIT_USAGE : EXIT_FAILURE) : error
     }
+    await run().catch((error: unknown) => { throw asCliFailure(error) })
     return EXIT_OK
   })
 }

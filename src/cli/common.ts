@@ -5,6 +5,7 @@ import { DataDirError, DataDirInUseError, dataDirNotices } from '../db/data-dir.
 import { migrateToLatest, pendingMigrations } from '../db/migrator.js'
 import { isInfrastructureError } from '../db/infrastructure-errors.js'
 import type { Database } from '../db/types.js'
+import { AppError } from '../errors.js'
 
 /** Where a command writes and reads; the real process streams, or test doubles. */
 export interface CliIo {
@@ -81,4 +82,17 @@ export async function ensureMigrated (db: Kysely<Database>, config: Config, io: 
   if (pending.length > 0) {
     throw new CliError(`the database has ${plural(pending.length, 'pending migration')} (${pending.join(', ')}); run "user-service migrate up" first or set MIGRATE_ON_START=true`, EXIT_PENDING_MIGRATIONS)
   }
+}
+
+/** `--limit`: a whole number from 1 to `max`, or `fallback` when it is not given. */
+export function parseLimit (value: string | undefined, fallback: number, max: number): number {
+  if (value === undefined) return fallback
+  const limit = Number(value)
+  if (!/^\d+$/.test(value) || limit < 1 || limit > max) throw new CliError(`--limit must be a whole number from 1 to ${max} (got "${value}")`, EXIT_USAGE)
+  return limit
+}
+
+/** A refusal of a service (AppError) as the CLI reports it: bad input exits 2, the rest 1; anything else as it is. */
+export function asCliFailure (error: unknown): unknown {
+  return error instanceof AppError ? new CliError(error.message, error.status === 400 ? EXIT_USAGE : EXIT_FAILURE) : error
 }

@@ -8,11 +8,10 @@ import { PasswordPolicy } from '../auth/password-policy.js'
 import { PasswordHasher } from '../auth/passwords.js'
 import type { Config } from '../config.js'
 import type { Database, UserRow } from '../db/types.js'
-import { AppError } from '../errors.js'
 import { ROLES } from '../schemas/admin.js'
 import { toUserRead } from '../schemas/users.js'
 import { findUserByLogin } from '../users/users.repository.js'
-import { CliError, configFor, ensureMigrated, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, usageError, withDatabase, type CliIo, type CliOptions } from './common.js'
+import { asCliFailure, CliError, configFor, ensureMigrated, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, parseLimit, usageError, withDatabase, type CliIo, type CliOptions } from './common.js'
 import { readSecretInput } from './secret-input.js'
 
 const SUBCOMMANDS = ['list', 'show', 'disable', 'enable', 'set-roles', 'set-password'] as const
@@ -38,11 +37,7 @@ export async function usersCommand (args: string[], io: CliIo, options: CliOptio
   return withDatabase(config, io, async ({ db }) => {
     await ensureMigrated(db, config, io)
     const service = adminService(db, config)
-    try {
-      await runUsers(parsed, service, db, io, password)
-    } catch (error) {
-      throw error instanceof AppError ? new CliError(error.message, error.status === 400 ? EXIT_USAGE : EXIT_FAILURE) : error
-    }
+    await runUsers(parsed, service, db, io, password).catch((error: unknown) => { throw asCliFailure(error) })
     return EXIT_OK
   })
 }
@@ -88,8 +83,7 @@ function parseUsersArgs (args: string[]): UsersArgs {
   if (values.active !== undefined && values.active !== 'true' && values.active !== 'false') throw new CliError(`--active must be true or false (got "${values.active}")`, EXIT_USAGE)
   if (values.role !== undefined) parseRoles(values.role)
   if (subcommand === 'set-roles') parseRoles(positionals[1])
-  const limit = values.limit === undefined ? 200 : Number(values.limit)
-  if (!/^\d+$/.test(values.limit ?? '1') || limit < 1 || limit > 200) throw new CliError(`--limit must be a whole number from 1 to 200 (got "${values.limit ?? ''}")`, EXIT_USAGE)
+  const limit = parseLimit(values.limit, 200, 200)
   return {
     subcommand: subcommand as Subcommand,
     positionals,
