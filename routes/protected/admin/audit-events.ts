@@ -3,17 +3,14 @@ import { Type } from '@sinclair/typebox'
 import { AUDIT_ACTIONS } from '../../../src/audit/events.js'
 import { DEFAULT_PAGE_SIZE } from '../../../src/schemas/admin.js'
 import { AuditEventPage, auditQuery, toAuditEventRead } from '../../../src/schemas/audit.js'
-import { bearerSecurity } from '../../../src/schemas/common.js'
 import { ADMIN_ONLY, protectedResponses } from '../../../src/schemas/responses.js'
+import { adminOperation } from './operation.js'
 
 const auditEventRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/', {
     schema: {
-      tags: ['admin'],
-      operationId: 'adminListAuditEvents',
-      summary: 'Audit events, newest first, a page at a time',
+      ...adminOperation('adminListAuditEvents', 'Audit events, newest first, a page at a time'),
       description: 'Kept AUDIT_RETENTION_DAYS (90). `user_id` matches events done by or to the account.',
-      security: bearerSecurity,
       querystring: auditQuery(Object.keys(AUDIT_ACTIONS)),
       response: {
         200: protectedResponses.json(Type.Ref(AuditEventPage), 'A page of events'),

@@ -3,16 +3,10 @@ import { Type } from '@sinclair/typebox'
 import { paths } from '../../../src/paths.js'
 import { DEFAULT_PAGE_SIZE } from '../../../src/schemas/admin.js'
 import { ClientCreateBody, ClientPage, ClientQuery, ClientRead, ClientUpdateBody, ClientWithSecretRead, toClientRead } from '../../../src/schemas/clients.js'
-import { bearerSecurity, Uuid } from '../../../src/schemas/common.js'
 import { LOCATION } from '../../../src/schemas/headers.js'
 import { ADMIN_ONLY, INVALID_ID, protectedResponses } from '../../../src/schemas/responses.js'
 import { actingUser } from '../../client-context.js'
-
-const ClientId = Type.Object({ client_id: Uuid }, { additionalProperties: false })
-
-function clientOperation (operationId: string, summary: string): { tags: string[], operationId: string, summary: string, security: typeof bearerSecurity } {
-  return { tags: ['admin'], operationId, summary, security: bearerSecurity }
-}
+import { adminOperation, ClientId } from './operation.js'
 
 /** The OAuth client registry. A confidential client's secret is in the answer to its creation and to a rotation, never again. */
 const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -20,7 +14,7 @@ const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/', {
     schema: {
-      ...clientOperation('adminListClients', 'OAuth clients, newest first, a page at a time'),
+      ...adminOperation('adminListClients', 'OAuth clients, newest first, a page at a time'),
       querystring: ClientQuery,
       response: {
         200: protectedResponses.json(Type.Ref(ClientPage), 'A page of clients'),
@@ -35,7 +29,7 @@ const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/', {
     schema: {
-      ...clientOperation('adminCreateClient', 'Register an OAuth client; a confidential one gets its secret here, once'),
+      ...adminOperation('adminCreateClient', 'Register an OAuth client; a confidential one gets its secret here, once'),
       body: ClientCreateBody,
       response: {
         201: protectedResponses.json(Type.Ref(ClientWithSecretRead), 'Registered', LOCATION),
@@ -50,7 +44,7 @@ const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/:client_id', {
     schema: {
-      ...clientOperation('adminGetClient', 'An OAuth client (never its secret)'),
+      ...adminOperation('adminGetClient', 'An OAuth client (never its secret)'),
       params: ClientId,
       response: {
         200: protectedResponses.json(Type.Ref(ClientRead), 'The client'),
@@ -61,7 +55,7 @@ const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.patch('/:client_id', {
     schema: {
-      ...clientOperation('adminUpdateClient', 'Change an OAuth client: name, grants, audience, scopes, disabled'),
+      ...adminOperation('adminUpdateClient', 'Change an OAuth client: name, grants, audience, scopes, disabled'),
       params: ClientId,
       body: ClientUpdateBody,
       response: {
@@ -73,7 +67,7 @@ const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/:client_id/secret', {
     schema: {
-      ...clientOperation('adminRotateClientSecret', 'A new secret for a confidential client; the old one stops working at once'),
+      ...adminOperation('adminRotateClientSecret', 'A new secret for a confidential client; the old one stops working at once'),
       params: ClientId,
       response: {
         200: protectedResponses.json(Type.Ref(ClientWithSecretRead), 'The client and its new secret, shown once'),
@@ -87,7 +81,7 @@ const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete('/:client_id', {
     schema: {
-      ...clientOperation('adminDeleteClient', 'Delete an OAuth client'),
+      ...adminOperation('adminDeleteClient', 'Delete an OAuth client'),
       params: ClientId,
       response: {
         204: protectedResponses.empty('Deleted'),

@@ -1,12 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { AdminPasswordBody } from '../../../src/schemas/admin.js'
-import { bearerSecurity, Uuid } from '../../../src/schemas/common.js'
 import { ADMIN_ONLY, INVALID_ID, protectedResponses } from '../../../src/schemas/responses.js'
 import { SessionRead, toSessionRead } from '../../../src/schemas/sessions.js'
 import { actingUser } from '../../client-context.js'
-
-const UserId = Type.Object({ id: Uuid }, { additionalProperties: false })
+import { adminOperation, UserId } from './operation.js'
 
 /** An account's password and sessions, as an admin manages them. */
 const userCredentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -14,10 +12,7 @@ const userCredentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.put('/:id/password', {
     schema: {
-      tags: ['admin'],
-      operationId: 'adminSetPassword',
-      summary: 'Set an account\'s password; every session of it ends',
-      security: bearerSecurity,
+      ...adminOperation('adminSetPassword', 'Set an account\'s password; every session of it ends'),
       params: UserId,
       body: AdminPasswordBody,
       response: {
@@ -32,10 +27,7 @@ const userCredentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/:id/sessions', {
     schema: {
-      tags: ['admin'],
-      operationId: 'adminListSessions',
-      summary: 'An account\'s live sessions, the most recently used first',
-      security: bearerSecurity,
+      ...adminOperation('adminListSessions', 'An account\'s live sessions, the most recently used first'),
       params: UserId,
       response: {
         200: protectedResponses.json(Type.Array(Type.Ref(SessionRead)), 'The live sessions'),
@@ -49,10 +41,7 @@ const userCredentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete('/:id/sessions', {
     schema: {
-      tags: ['admin'],
-      operationId: 'adminEndSessions',
-      summary: 'End every session of an account',
-      security: bearerSecurity,
+      ...adminOperation('adminEndSessions', 'End every session of an account'),
       params: UserId,
       response: {
         204: protectedResponses.empty('Every session has ended'),

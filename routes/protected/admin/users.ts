@@ -2,18 +2,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { paths } from '../../../src/paths.js'
 import { AdminUserCreateBody, AdminUserQuery, AdminUserUpdateBody, DEFAULT_PAGE_SIZE, UserPage } from '../../../src/schemas/admin.js'
-import { bearerSecurity, Uuid } from '../../../src/schemas/common.js'
 import { LOCATION } from '../../../src/schemas/headers.js'
 import { ACCOUNT_CONFLICT, ADMIN_ONLY, INVALID_ID, protectedResponses } from '../../../src/schemas/responses.js'
 import { toUserRead, UserRead } from '../../../src/schemas/users.js'
 import { actingUser } from '../../client-context.js'
-
-const UserId = Type.Object({ id: Uuid }, { additionalProperties: false })
-
-/** The operation's OpenAPI fields every admin route shares. */
-function adminOperation (operationId: string, summary: string): { tags: string[], operationId: string, summary: string, security: typeof bearerSecurity } {
-  return { tags: ['admin'], operationId, summary, security: bearerSecurity }
-}
+import { adminOperation, UserId } from './operation.js'
 
 const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const service = app.adminUsersService

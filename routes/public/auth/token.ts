@@ -7,7 +7,7 @@ import { RevokeRequestBody, TokenRequestBody, TokenResponse } from '../../../src
 import { rateLimited } from '../../../src/rate-limit/rules.js'
 import { RATE_LIMIT } from '../../../src/schemas/headers.js'
 import { oauthResponses as oauthFamily, TOKEN_REQUIRED } from '../../../src/schemas/responses.js'
-import { grantTypesSupported } from '../../../src/auth/metadata.js'
+import { authorizeGrant, grantedScopes } from '../../../src/auth/clients/client-authentication.js'
 import { presentedClient, withoutEmpties } from './client-credentials.js'
 import { setUpOAuthEndpoint } from './oauth-endpoint.js'
 import { Type } from '@sinclair/typebox'
@@ -24,15 +24,6 @@ function grantError (error: AppError): OAuthError | undefined {
 
 /** Every answer of a rate-limited route may carry the RateLimit-* headers. */
 const oauthResponses = oauthFamily.with(RATE_LIMIT)
-
-/** The scopes a client_credentials token gets: those asked for, all of them the client's; none asked, all it has (RFC 6749 §3.3). */
-function grantedScopes (requested: string | undefined, allowed: readonly string[]): string[] {
-  if (requested === undefined) return [...allowed]
-  const scopes = [...new Set(requested.split(' ').filter((scope) => scope !== ''))]
-  const refused = scopes.filter((scope) => !allowed.includes(scope))
-  if (refused.length > 0) throw new OAuthError('invalid_scope', `this client may not ask for: ${refused.join(' ')}`)
-  return scopes
-}
 
 const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
   await setUpOAuthEndpoint(app, grantError)
@@ -60,14 +51,7 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
     const grantType = body.grant_type
     if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required')
     const client = await app.clientAuthenticator.authenticate(presentedClient(request, body), context)
-    if (!grantTypesSupported.includes(grantType)) {
-      throw new OAuthError('unsupported_grant_type', `grant_type "${grantType}" is not supported; use one of ${grantTypesSupported.join(', ')}`)
-    }
-    if (!client.grantTypes.includes(grantType)) {
-      throw new OAuthError('unauthorized_client', grantType === 'client_credentials' && client.type === 'public'
-        ? 'client_credentials needs a confidential client and its client_secret'
-        : `this client may not use the ${grantType} grant`)
-    }
+    authorizeGrant(client, grantType)
     switch (grantType) {
       case 'password': {
         if (body.username === undefined || body.password === undefined) {
@@ -80,7 +64,7 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
         if (body.refresh_token === undefined) throw new OAuthError('invalid_request', 'the refresh_token grant needs refresh_token')
         return await app.authService.refresh(body.refresh_token, context)
       default:
-        return await app.tokens.issueClientToken(client, grantedScopes(body.scope, client.scopes))
+        return await app.tokens.issueClientToken(client, grantedScopes(client, body.scope))
     }
   })
 

@@ -3,6 +3,7 @@ import type { Database, OAuthClientRow } from '../../db/types.js'
 import { OAuthError } from '../../errors.js'
 import { UUID_PATTERN } from '../access-tokens.js'
 import type { LoginThrottle } from '../login-throttle.js'
+import { grantTypesSupported } from '../metadata.js'
 import type { ClientContext } from '../sessions/sessions.service.js'
 import { PUBLIC_CLIENT_ID } from '../tokens.js'
 import { clientSecretMatches } from './client-secrets.js'
@@ -75,4 +76,24 @@ export class ClientAuthenticator {
     }
     attempt.succeeded({ email: login, username: login })
   }
+}
+
+/** Refuses a grant this service does not have (unsupported_grant_type) or the client was not registered for (unauthorized_client, RFC 6749 §5.2). */
+export function authorizeGrant (client: AuthenticatedClient, grantType: string): void {
+  if (!grantTypesSupported.includes(grantType)) {
+    throw new OAuthError('unsupported_grant_type', `grant_type "${grantType}" is not supported; use one of ${grantTypesSupported.join(', ')}`)
+  }
+  if (client.grantTypes.includes(grantType)) return
+  throw new OAuthError('unauthorized_client', grantType === 'client_credentials' && client.type === 'public'
+    ? 'client_credentials needs a confidential client and its client_secret'
+    : `this client may not use the ${grantType} grant`)
+}
+
+/** The scopes a client_credentials token gets: those asked for, all of them the client's; none asked, all it has (RFC 6749 §3.3). */
+export function grantedScopes (client: AuthenticatedClient, requested: string | undefined): string[] {
+  if (requested === undefined) return [...client.scopes]
+  const scopes = [...new Set(requested.split(' ').filter((scope) => scope !== ''))]
+  const refused = scopes.filter((scope) => !client.scopes.includes(scope))
+  if (refused.length > 0) throw new OAuthError('invalid_scope', `this client may not ask for: ${refused.join(' ')}`)
+  return scopes
 }
