@@ -77,10 +77,9 @@ export class LoginThrottle {
     }
     return {
       succeeded: (account) => {
-        // One script resets the pair and trusts the address for the login typed; the account's other login is trusted apart.
-        void state.succeeded(keys)
-        const other = [account.email, account.username].map((login) => loginKeys(login, ip)).find((candidate) => candidate.login !== keys.login)
-        if (other !== undefined) void state.trust(other)
+        // The owner may type the account's other login next time: the address is trusted under both.
+        const other = [account.email, account.username].map(loginDigest).find((login) => login !== keys.login)
+        void state.succeeded(keys, other)
       },
       failed: () => { void state.failed(keys) },
       released: () => { void state.released(keys) }
@@ -97,8 +96,9 @@ export class LoginThrottle {
 
 /** The keys of a sign-in: a digest of the login (short, and no email in Redis) and the address (IPv6 per /64). */
 export function loginKeys (login: string, ip: string | null): LoginKeys {
-  return {
-    login: createHash('sha256').update(normalizeLogin(login)).digest('base64url'),
-    address: ip === null ? 'unknown' : counterKey(normalizeIP(ip, 64))
-  }
+  return { login: loginDigest(login), address: ip === null ? 'unknown' : counterKey(normalizeIP(ip, 64)) }
+}
+
+function loginDigest (login: string): string {
+  return createHash('sha256').update(normalizeLogin(login)).digest('base64url')
 }

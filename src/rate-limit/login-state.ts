@@ -71,10 +71,14 @@ export class LocalLoginState {
     this.#strike(this.#accounts, login, this.#accounts.get(login, now), this.limits.accountMaxFailures, now)
   }
 
-  /** The password was right: the pair starts again, and the address is trusted for this login. */
-  succeeded (keys: LoginKeys, now = Date.now()): void {
+  /**
+   * The password was right: the pair starts again, and the address is trusted for this login
+   * and for `otherLogin`, the account's other login (a digest, as `keys.login`), if any.
+   */
+  succeeded (keys: LoginKeys, otherLogin?: string, now = Date.now()): void {
     this.#pairs.delete(`${keys.login}:${keys.address}`)
     this.trust(keys, now)
+    if (otherLogin !== undefined) this.trust({ login: otherLogin, address: keys.address }, now)
   }
 
   /** `address` signed in to the account that `login` names: the account-wide rule lets it through. */
@@ -132,19 +136,28 @@ const FAILED = `${STRIKE}
 strike(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
 `
 
-/** KEYS known; ARGV now, address, known ms, known per login. */
-const TRUST = `
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -1 - tonumber(ARGV[4]))
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+/** Lua that trusts ARGV[2] (the address) in the set KEYS[k]: ARGV now, address, known ms, known per login. */
+const TRUSTED = `
+local function trust (key)
+  redis.call('ZADD', key, ARGV[1], ARGV[2])
+  redis.call('ZREMRANGEBYRANK', key, 0, -1 - tonumber(ARGV[4]))
+  redis.call('PEXPIRE', key, ARGV[3])
+end
 `
 
-/** KEYS pair, known; ARGV now, address, known ms, known per login: the pair starts again and the address is trusted. */
-const SUCCEEDED = `
+/** KEYS known; ARGV now, address, known ms, known per login. */
+const TRUST = `${TRUSTED}
+trust(KEYS[1])
+`
+
+/**
+ * KEYS pair, known, the other login's known (or known again); ARGV as TRUST: the pair starts
+ * again and the address is trusted under both logins of the account, in one round trip.
+ */
+const SUCCEEDED = `${TRUSTED}
 redis.call('DEL', KEYS[1])
-redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
-redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -1 - tonumber(ARGV[4]))
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
+trust(KEYS[2])
+if KEYS[3] ~= KEYS[2] then trust(KEYS[3]) end
 `
 
 /** KEYS pair; ARGV pair max. */
@@ -166,15 +179,15 @@ const RULES: Record<number, LoginRule> = { 1: 'login_pair', 2: 'login_account' }
 
 /**
  * The login state in Redis when it answers within its budget, else in this process (SharedRedis).
- * One round trip per step (a Lua script where a step reads and writes). A login's keys share a hash tag, so they live on one
- * node of a Redis Cluster.
+ * One round trip per step (a Lua script where a step reads and writes). The keys of one login share a hash
+ * tag; a success writes under both logins of the account at once, so the state needs one Redis, not a Cluster.
  */
 export class SharedLoginState {
   constructor (private readonly redis: SharedRedis, private readonly local: LocalLoginState, private readonly limits: LoginLimits) {
     redis.define('loginBegin', 3, BEGIN)
     redis.define('loginFailed', 1, FAILED)
     redis.define('loginTrust', 1, TRUST)
-    redis.define('loginSucceeded', 2, SUCCEEDED)
+    redis.define('loginSucceeded', 3, SUCCEEDED)
     redis.define('loginReleased', 1, RELEASED)
   }
 
@@ -194,9 +207,10 @@ export class SharedLoginState {
       () => { this.local.failed(keys, now) })
   }
 
-  async succeeded (keys: LoginKeys, now = Date.now()): Promise<void> {
-    await this.redis.run((client) => commands(client).loginSucceeded(this.#key(keys, 'pair'), this.#key(keys, 'known'),
-      now, keys.address, this.limits.knownAddressMs, this.limits.knownAddressesPerLogin), () => { this.local.succeeded(keys, now) })
+  async succeeded (keys: LoginKeys, otherLogin?: string, now = Date.now()): Promise<void> {
+    const otherKnown = this.#key({ login: otherLogin ?? keys.login, address: keys.address }, 'known')
+    await this.redis.run((client) => commands(client).loginSucceeded(this.#key(keys, 'pair'), this.#key(keys, 'known'), otherKnown,
+      now, keys.address, this.limits.knownAddressMs, this.limits.knownAddressesPerLogin), () => { this.local.succeeded(keys, otherLogin, now) })
   }
 
   async trust (keys: LoginKeys, now = Date.now()): Promise<void> {

@@ -21,7 +21,7 @@ const LIMITS: LoginLimits = {
 interface State {
   begin: (keys: LoginKeys, now: number) => Promise<LoginVerdict>
   failed: (keys: LoginKeys, now: number) => Promise<void>
-  succeeded: (keys: LoginKeys, now: number) => Promise<void>
+  succeeded: (keys: LoginKeys, now: number, otherLogin?: string) => Promise<void>
   trust: (keys: LoginKeys, now: number) => Promise<void>
   released: (keys: LoginKeys, now: number) => Promise<void>
 }
@@ -31,7 +31,7 @@ async function local (): Promise<State> {
   return {
     begin: async (keys, now) => state.begin(keys, now),
     failed: async (keys, now) => { state.failed(keys, now) },
-    succeeded: async (keys, now) => { state.succeeded(keys, now) },
+    succeeded: async (keys, now, otherLogin) => { state.succeeded(keys, otherLogin, now) },
     trust: async (keys, now) => { state.trust(keys, now) },
     released: async (keys, now) => { state.released(keys, now) }
   }
@@ -47,7 +47,7 @@ async function shared (t: Test): Promise<State> {
   return {
     begin: (keys, now) => state.begin(keys, now),
     failed: (keys, now) => state.failed(keys, now),
-    succeeded: (keys, now) => state.succeeded(keys, now),
+    succeeded: (keys, now, otherLogin) => state.succeeded(keys, otherLogin, now),
     trust: (keys, now) => state.trust(keys, now),
     released: (keys, now) => state.released(keys, now)
   }
@@ -109,6 +109,21 @@ for (const [name, make] of [['in the process', local], ['in Redis', shared]] as 
     t.same(await attempts(state, loginKeys('dave', '198.51.100.9'), 1, now), [null], 'another login is not affected')
     t.same(await attempts(state, loginKeys('carol', '198.51.100.9'), 1, now + 30_000), [null], 'the wait ends')
   })
+
+  t.test(`${name}: a success trusts the address under the account's other login too`, async (t) => {
+    const state = await make(t)
+    const now = 1_000_000
+    const [byEmail, byUsername] = [loginKeys('erin@example.com', '203.0.113.8'), loginKeys('erin', '203.0.113.8')]
+    t.equal(await state.begin(byEmail, now), null)
+    await state.succeeded(byEmail, now, byUsername.login)
+    for (let i = 0; i < 5; i++) {
+      await attempts(state, loginKeys('erin', `192.0.2.${i}`), 1, now, true)
+      await attempts(state, loginKeys('erin@example.com', `192.0.2.${i}`), 1, now, true)
+    }
+    t.same(await attempts(state, loginKeys('erin', '198.51.100.9'), 1, now), ['login_account 30000'], 'a new address waits')
+    t.equal(await state.begin(byUsername, now), null, 'the address is trusted under the username')
+    t.equal(await state.begin(byEmail, now), null, 'and under the email it signed in with')
+  })
 }
 
 t.test('the state in the process has a cap: a flood of logins cannot grow it without bound', async (t) => {
@@ -117,7 +132,7 @@ t.test('the state in the process has a cap: a flood of logins cannot grow it wit
     const keys = loginKeys(`user-${i}@example.com`, `10.0.${i % 250}.1`)
     state.begin(keys, 1000)
     state.failed(keys, 1000)
-    state.succeeded(keys, 1000)
+    state.succeeded(keys, undefined, 1000)
   }
   t.ok(state.size <= 300, `at most the cap per map (${state.size} entries)`)
 })
