@@ -50,7 +50,13 @@ export default fp(async (app) => {
             description: 'OAuth2 password grant (RFC 6749 §4.3); public client, leave client_id and client_secret empty',
             flows: { password: { tokenUrl: paths.token, scopes: {} } }
           },
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          clientBasic: {
+            type: 'http',
+            scheme: 'basic',
+            description: 'A confidential OAuth client\'s credentials (RFC 6749 §2.3.1 client_secret_basic): client_id as the user ' +
+              'name, client_secret as the password. client_secret_post (both in the form body) works too. Public clients send none.'
+          }
         }
       }
     },

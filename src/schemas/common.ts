@@ -58,3 +58,9 @@ export const Problem = Type.Object({
 
 /** OpenAPI security requirement of protected operations: either scheme will do. */
 export const bearerSecurity: Array<Record<string, string[]>> = [{ OAuth2PasswordBearer: [] }, { bearerAuth: [] }]
+
+/** The token and revocation endpoints: anyone (a public client), or a confidential client with its credentials. */
+export const optionalClientSecurity: Array<Record<string, string[]>> = [{}, { clientBasic: [] }]
+
+/** Introspection: a confidential client's credentials, or the bearer token of a service or admin account. */
+export const clientOrBearerSecurity: Array<Record<string, string[]>> = [{ clientBasic: [] }, ...bearerSecurity]

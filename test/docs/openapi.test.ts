@@ -23,6 +23,16 @@ t.test('GET /openapi.json is a valid OpenAPI 3.1 document', async (t) => {
       flows: { password: { tokenUrl: '/api/v1/auth/token', scopes: {} } }
     })
     t.match(schemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+    t.match(schemes.clientBasic, { type: 'http', scheme: 'basic', description: /client_secret_basic/ })
+  })
+
+  t.test('client authentication is declared where a client may or must authenticate', async (t) => {
+    const securityOf = (path: string): unknown => doc.paths[path]?.post?.security
+    for (const path of ['/api/v1/auth/token', '/api/v1/auth/revoke']) {
+      t.same(securityOf(path), [{}, { clientBasic: [] }], `${path}: anyone, or a confidential client with its credentials`)
+    }
+    t.same(securityOf('/api/v1/auth/introspect'), [{ clientBasic: [] }, { OAuth2PasswordBearer: [] }, { bearerAuth: [] }],
+      'introspection: client credentials or a bearer token')
   })
 
   t.test('every operation is documented, with a unique operationId', async (t) => {
@@ -33,6 +43,8 @@ t.test('GET /openapi.json is a valid OpenAPI 3.1 document', async (t) => {
       t.type(operation.operationId, 'string', `${name} has an operationId`)
       t.ok(operation.summary !== undefined && operation.summary !== '', `${name} has a summary`)
       t.ok(Array.isArray(operation.tags) && operation.tags.length > 0, `${name} has tags`)
+      t.ok(Array.isArray(operation.security), `${name} says what security it needs ([] for none)`)
+      if (operation.tags?.includes('admin') === true) t.same(operation.security, [{ OAuth2PasswordBearer: [] }, { bearerAuth: [] }], `${name} needs a bearer token`)
     }
     const ids = operations.map(({ operation }) => operation.operationId)
     t.same(ids.filter((id, index) => ids.indexOf(id) !== index), [], 'operationIds are unique')
@@ -42,7 +54,7 @@ t.test('GET /openapi.json is a valid OpenAPI 3.1 document', async (t) => {
   t.test('every protected operation accepts either security scheme', async (t) => {
     const isProtected = (path: string): boolean => /^\/api\/v1\/(users|auth\/sessions|auth\/logout)/.test(path)
     const isPublic = (path: string): boolean => path.startsWith('/.well-known/') ||
-      ['/health', '/ready', '/api/v1/auth/register', '/api/v1/auth/login', '/api/v1/auth/token', '/api/v1/auth/refresh', '/api/v1/auth/revoke'].includes(path)
+      ['/health', '/ready', '/api/v1/auth/register', '/api/v1/auth/login', '/api/v1/auth/refresh'].includes(path)
     const protectedOperations = operationsOf(doc).filter(({ path }) => isProtected(path))
     t.same(new Set(protectedOperations.map(({ operation }) => operation.operationId)),
       new Set(['getMe', 'updateMe', 'replaceMe', 'deleteMe', 'getUser', 'changeMyPassword', 'logout', 'listSessions', 'endSession']))

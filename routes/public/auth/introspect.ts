@@ -6,7 +6,7 @@ import { invalidClient } from '../../../src/auth/clients/client-authentication.j
 import { clientContext } from '../../client-context.js'
 import { presentedClient, withoutEmpties } from './client-credentials.js'
 import { setUpOAuthEndpoint } from './oauth-endpoint.js'
-import { bearerSecurity } from '../../../src/schemas/common.js'
+import { clientOrBearerSecurity } from '../../../src/schemas/common.js'
 import { IntrospectionBody, IntrospectionResponse } from '../../../src/schemas/introspection.js'
 import { rateLimited } from '../../../src/rate-limit/rules.js'
 import { RATE_LIMIT } from '../../../src/schemas/headers.js'
@@ -55,7 +55,7 @@ const introspectRoute: FastifyPluginAsyncTypebox = async (app) => {
         'revoked, invalid or unknown token. Needs a confidential client\'s credentials (client_secret_basic or client_secret_post) ' +
         'or the bearer token of an account with the role `service` or `admin`.',
       consumes: ['application/x-www-form-urlencoded', 'application/json'],
-      security: bearerSecurity,
+      security: clientOrBearerSecurity,
       body: IntrospectionBody,
       response: {
         200: bearerOAuthResponses.json(IntrospectionResponse, 'What the token is, or only `{"active":false}`'),

@@ -4,6 +4,7 @@ import type { ClientContext } from '../../../src/auth/sessions/sessions.service.
 import { OAuthError, type AppError } from '../../../src/errors.js'
 import { clientContext } from '../../client-context.js'
 import { RevokeRequestBody, TokenRequestBody, TokenResponse } from '../../../src/schemas/auth.js'
+import { optionalClientSecurity } from '../../../src/schemas/common.js'
 import { rateLimited } from '../../../src/rate-limit/rules.js'
 import { RATE_LIMIT } from '../../../src/schemas/headers.js'
 import { oauthResponses as oauthFamily, TOKEN_REQUIRED } from '../../../src/schemas/responses.js'
@@ -32,12 +33,14 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['auth'],
       operationId: 'issueToken',
-      summary: 'OAuth2 token endpoint (password and refresh_token grants)',
-      description: 'RFC 6749 §4.3 password grant (`username` is the email or the username) and §6 refresh_token grant ' +
-        '(the refresh token is rotated: use the one in the answer next time). ' +
-        'Takes application/x-www-form-urlencoded (JSON too). Public clients: client_id is ignored, client_secret must be empty.',
+      summary: 'OAuth2 token endpoint (password, refresh_token and client_credentials grants)',
+      description: 'RFC 6749 §4.3 password grant (`username` is the email or the username), §6 refresh_token grant ' +
+        '(the refresh token is rotated: use the one in the answer next time) and §4.4 client_credentials grant (a ' +
+        'confidential client, authenticated). Takes application/x-www-form-urlencoded (JSON too). A registered ' +
+        'confidential client authenticates with client_secret_basic or client_secret_post; public clients need no ' +
+        'credentials, and whatever secret they send is ignored.',
       consumes: ['application/x-www-form-urlencoded', 'application/json'],
-      security: [],
+      security: optionalClientSecurity,
       body: TokenRequestBody,
       response: {
         200: oauthResponses.json(Type.Ref(TokenResponse), 'An access token and a refresh token (a new one, with the refresh_token grant)'),
@@ -74,9 +77,10 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'revokeToken',
       summary: 'OAuth2 token revocation (RFC 7009)',
       description: 'Ends the session of a refresh token or of an access token. Answers 200 for valid, unknown and ' +
-        'already revoked tokens alike, so it reveals nothing about them.',
+        'already revoked tokens alike, so it reveals nothing about them. A confidential client that sends credentials ' +
+        'must send the right ones.',
       consumes: ['application/x-www-form-urlencoded', 'application/json'],
-      security: [],
+      security: optionalClientSecurity,
       body: RevokeRequestBody,
       response: {
         // RFC 7009 §2.2: 200 with no body.
