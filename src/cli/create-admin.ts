@@ -1,18 +1,13 @@
 import { parseArgs } from 'node:util'
 import { Ajv } from 'ajv'
-import type { Kysely } from 'kysely'
-import { insertAuditEvent } from '../audit/audit.repository.js'
-import { CLI_SOURCE, eventBy } from '../audit/events.js'
+import { CLI_SOURCE } from '../audit/events.js'
 import { PasswordPolicy } from '../auth/password-policy.js'
-import { PasswordHasher } from '../auth/passwords.js'
 import { readSecretInput } from './secret-input.js'
-import type { Database, NewUserRow, UserRow } from '../db/types.js'
-import { AppError } from '../errors.js'
 import { RegisterBody, type RegisterBodyType } from '../schemas/auth.js'
 import { inspectRequestPart } from '../schemas/request-inspection.js'
-import { newUserRow, UsersService } from '../users/users.service.js'
 import { ajvOptions } from '../server-options.js'
-import { CliError, configFor, ensureMigrated, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, usageError, withDatabase, type CliIo, type CliOptions } from './common.js'
+import { asCliFailure, CliError, configFor, ensureMigrated, EXIT_OK, EXIT_USAGE, usageError, withDatabase, type CliIo, type CliOptions } from './common.js'
+import { adminService } from './users.js'
 
 /**
  * The register endpoint's body schema, compiled by Ajv with the server's options: the CLI
@@ -60,26 +55,11 @@ export async function createAdminCommand (args: string[], io: CliIo, options: Cl
   return withDatabase(config, io, async ({ db }) => {
     await ensureMigrated(db, config, io)
 
-    const hashedPassword = await new PasswordHasher(config.argon2).hash(input.password)
-    try {
-      const user = await createAudited(db, newUserRow({ ...input, roles: ['user', 'admin'] }, hashedPassword))
-      io.stdout.write(`created admin ${user.username} (${user.id}) <${user.email}>\n`)
-      return EXIT_OK
-    } catch (error) {
-      if (error instanceof AppError && (error.code === 'email_taken' || error.code === 'username_taken')) {
-        throw new CliError(error.message, EXIT_FAILURE)
-      }
-      throw error
-    }
-  })
-}
-
-/** Stores the account and its audit event (register, via the CLI) in one transaction. */
-async function createAudited (db: Kysely<Database>, row: NewUserRow): Promise<UserRow> {
-  return db.transaction().execute(async (trx) => {
-    const user = await new UsersService(trx).create(row)
-    await insertAuditEvent(trx, eventBy(CLI_SOURCE, { action: 'register', outcome: 'success' }, user.id, { roles: user.roles }))
-    return user
+    // The account and its audit event (register, via the CLI), as an admin's POST /admin/users makes them.
+    const user = await adminService(db, config).create(CLI_SOURCE, { ...input, roles: ['user', 'admin'] })
+      .catch((error: unknown) => { throw asCliFailure(error) })
+    io.stdout.write(`created admin ${user.username} (${user.id}) <${user.email}>\n`)
+    return EXIT_OK
   })
 }
 

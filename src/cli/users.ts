@@ -42,7 +42,8 @@ export async function usersCommand (args: string[], io: CliIo, options: CliOptio
   })
 }
 
-function adminService (db: Kysely<Database>, config: Config): AdminUsersService {
+/** The admin API's account service, over the CLI's database: the CLI changes accounts by the same rules. */
+export function adminService (db: Kysely<Database>, config: Config): AdminUsersService {
   return new AdminUsersService(db, new AuditLog(db, config.audit.retentionDays), new PasswordHasher(config.argon2),
     new PasswordPolicy(config.passwordPolicy.minLength), config.sessions.idleDays)
 }

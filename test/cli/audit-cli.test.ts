@@ -31,7 +31,7 @@ t.test('audit tail prints CLI changes as JSON lines, oldest first, filtered', as
     ['key_rotated', 'success', null, null],
     ['key_rotated', 'success', null, null]
   ])
-  t.same(all[0]?.details, { via: 'cli', roles: ['user', 'admin'] })
+  t.same(all[0]?.details, { via: 'cli', roles: ['user', 'admin'], is_active: true }, 'create-admin records what POST /admin/users records')
   t.same(all.slice(1).map((line) => line.details), [
     { via: 'cli', kid: kids[0], algorithm: 'RS256', retired: [] },
     { via: 'cli', kid: kids[1], algorithm: 'RS256', retired: [kids[0]] }
