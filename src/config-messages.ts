@@ -6,7 +6,7 @@ import type { ErrorObject } from 'ajv'
  */
 
 /** Variables whose value may be a secret (a password in a URL, a key): never echoed back. */
-const SECRET_VARIABLES = new Set(['DATABASE_URL', 'JWT_SECRET_KEY', 'KEYS_ENCRYPTION_KEY', 'REDIS_URL'])
+const SECRET_VARIABLES = new Set(['DATABASE_URL', 'JWT_SECRET_KEY', 'KEYS_ENCRYPTION_KEY', 'REDIS_URL', 'OIDC_PROVIDERS'])
 
 /** What a pattern-checked variable must look like, in words. */
 const PATTERN_HINTS: Record<string, string> = {

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { envSchema } from 'env-schema'
 import { describeEnvError } from './config-messages.js'
+import { OidcConfigError, parseOidcProviders, parseRedirectAllowlist, type OidcSettings } from './oidc/oidc-config.js'
 import type { LoginLimits } from './rate-limit/login-state.js'
 import { DEFAULT_RATE_LIMITS, RATE_LIMIT_RULES, type RateLimitRule } from './rate-limit/rules.js'
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH_FLOOR } from './schemas/common.js'
@@ -68,7 +69,11 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_SESSIONS_MAX: Type.Integer({ minimum: 1, maximum: 1000000, default: DEFAULT_RATE_LIMITS.sessions }),
   RATE_LIMIT_INTROSPECT_MAX: Type.Integer({ minimum: 1, maximum: 1000000, default: DEFAULT_RATE_LIMITS.introspect }),
   LOGIN_MAX_FAILURES: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
-  LOGIN_ACCOUNT_MAX_FAILURES: Type.Integer({ minimum: 1, maximum: 100000, default: 50 })
+  LOGIN_ACCOUNT_MAX_FAILURES: Type.Integer({ minimum: 1, maximum: 100000, default: 50 }),
+  OIDC_PROVIDERS: Type.String({ default: '' }),
+  OIDC_REDIRECT_ALLOWLIST: Type.String({ default: '' }),
+  OIDC_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 5000 }),
+  OIDC_BREAKER_RESET_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 30000 })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -126,6 +131,8 @@ export interface Config {
   redis: { url: string; keyPrefix: string; timeoutMs: number } | null
   /** Login throttling (null when RATE_LIMIT_ENABLED=false). */
   loginThrottle: LoginLimits | null
+  /** External identity providers (OpenID Connect) and where their sign-ins may return to. */
+  oidc: OidcSettings
 }
 
 const MIN_KEYS_ENCRYPTION_KEY_LENGTH = 32
@@ -236,7 +243,27 @@ function deriveConfig (env: Env): Config {
       max: Object.fromEntries(RATE_LIMIT_RULES.map((rule) => [rule, env[`RATE_LIMIT_${rule.toUpperCase() as Uppercase<RateLimitRule>}_MAX`]])) as Record<RateLimitRule, number>
     },
     redis: env.REDIS_URL === undefined || env.REDIS_URL === '' ? null : { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, timeoutMs: env.REDIS_TIMEOUT_MS },
-    loginThrottle: env.RATE_LIMIT_ENABLED ? loginLimits(env) : null
+    loginThrottle: env.RATE_LIMIT_ENABLED ? loginLimits(env) : null,
+    oidc: oidcSettings(env)
+  }
+}
+
+function oidcSettings (env: Env): OidcSettings {
+  const allowHttp = env.NODE_ENV === 'development'
+  try {
+    const providers = parseOidcProviders(env.OIDC_PROVIDERS, allowHttp)
+    const redirectAllowlist = parseRedirectAllowlist(env.OIDC_REDIRECT_ALLOWLIST, allowHttp)
+    if (providers.length > 0 && redirectAllowlist.length === 0) {
+      throw new ConfigError('invalid configuration: OIDC_REDIRECT_ALLOWLIST must list the front-end URLs a sign-in may return to when OIDC_PROVIDERS is set')
+    }
+    return {
+      providers,
+      redirectAllowlist,
+      timeoutMs: env.OIDC_TIMEOUT_MS,
+      breakerResetMs: env.OIDC_BREAKER_RESET_MS
+    }
+  } catch (error) {
+    throw error instanceof OidcConfigError ? new ConfigError(error.message) : error
   }
 }
 
