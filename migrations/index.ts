@@ -5,6 +5,7 @@ import * as createSessions from './20261122000300_create_sessions.js'
 import * as signingKeyRotation from './20261122000400_signing_key_rotation.js'
 import * as createOAuthClients from './20261202000200_create_oauth_clients.js'
 import * as createAuditEvents from './20261202000500_create_audit_events.js'
+import * as createOidc from './20261203000100_create_oidc.js'
 
 /**
  * Every migration, by name. Names sort in the order they run; a new migration gets a later
@@ -16,5 +17,6 @@ export const migrations: Record<string, Migration> = {
   '20261122000300_create_sessions': createSessions,
   '20261122000400_signing_key_rotation': signingKeyRotation,
   '20261202000200_create_oauth_clients': createOAuthClients,
-  '20261202000500_create_audit_events': createAuditEvents
+  '20261202000500_create_audit_events': createAuditEvents,
+  '20261203000100_create_oidc': createOidc
 }

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 
 /**
- * Prunes ended sessions, and audit events older than AUDIT_RETENTION_DAYS, every
+ * Prunes ended sessions, finished or abandoned identity-provider sign-ins, and audit events older than AUDIT_RETENTION_DAYS, every
  * SESSION_PRUNE_INTERVAL_MINUTES. Several instances may run this: each prune takes a
  * transaction-scoped advisory lock and an instance that finds it taken skips.
  */
@@ -14,6 +14,8 @@ export default fp(async (app) => {
       if (result !== null && result.sessions > 0) {
         app.log.info({ event: 'sessions_pruned', ...result }, 'pruned ended sessions')
       }
+      const flows = await app.oidc.pruneFlows()
+      if (flows > 0) app.log.info({ event: 'oidc_flows_pruned', oidc_flows: flows }, 'pruned finished sign-ins through identity providers')
       const events = await app.auditLog.prune()
       if (events !== null && events > 0) {
         app.log.info({ event: 'audit_events_pruned', audit_events: events }, 'pruned old audit events')
@@ -28,4 +30,4 @@ export default fp(async (app) => {
     timer.unref()
   })
   app.addHook('onClose', async () => { clearInterval(timer) })
-}, { name: 'sessions-prune', dependencies: ['services'] })
+}, { name: 'sessions-prune', dependencies: ['services', 'oidc'] })

@@ -9,6 +9,7 @@ import jsonBodyPlugin from '../plugins/json-body.js'
 import lingeringClosePlugin from '../plugins/lingering-close.js'
 import loadSheddingPlugin from '../plugins/load-shedding.js'
 import metricsPlugin from '../plugins/metrics.js'
+import oidcPlugin from '../plugins/oidc.js'
 import requestIdPlugin from '../plugins/request-id.js'
 import securityPlugin from '../plugins/security.js'
 import servicesPlugin from '../plugins/services.js'
@@ -38,7 +39,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
     await fastify.register(plugin)
   }
   await fastify.register(dbPlugin, { database: options.database })
-  for (const plugin of [metricsPlugin, redisPlugin, rateLimitPlugin, authPlugin, servicesPlugin, sessionsPrunePlugin, swaggerPlugin]) await fastify.register(plugin)
+  for (const plugin of [metricsPlugin, redisPlugin, rateLimitPlugin, authPlugin, servicesPlugin, oidcPlugin, sessionsPrunePlugin, swaggerPlugin]) await fastify.register(plugin)
 
   // JSON only, except where a route plugin adds a parser (the OAuth token endpoint).
   fastify.removeContentTypeParser('text/plain')

@@ -88,6 +88,20 @@ export class ServiceMetrics implements PasswordWorkObserver, LoginObserver, Audi
     }
   }
 
+  /** `oidc_breaker_state{provider}`: each identity provider's own breaker, as db_breaker_state. */
+  watchIdentityProviders (providers: ReadonlyArray<{ name: string, state: keyof typeof BREAKER_STATE_VALUES }>): void {
+    if (providers.length === 0) return
+    new Gauge({
+      name: 'oidc_breaker_state',
+      help: 'Circuit breaker of each external identity provider: 0 closed, 1 half-open, 2 open (its sign-ins answer 503)',
+      labelNames: ['provider'],
+      registers: [this.registry],
+      collect () {
+        for (const provider of providers) this.set({ provider: provider.name }, BREAKER_STATE_VALUES[provider.state])
+      }
+    })
+  }
+
   /** `db_pool_connections{state}`: total, idle and waiting clients of the pg pool. */
   watchPool (pool: pg.Pool): void {
     new Gauge({

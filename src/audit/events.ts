@@ -6,7 +6,10 @@
  * The admin API records as the signed-in admin (actor_user_id) with the request's origin.
  */
 export const AUDIT_ACTIONS = {
-  /** An account was created: POST /auth/register, POST /admin/users (the admin is the actor), or `create-admin` (details.via = 'cli'). */
+  /**
+   * An account was created: POST /auth/register, POST /admin/users (the admin is the actor),
+   * `create-admin` (details.via = 'cli'), or a first sign-in through an identity provider (details.provider).
+   */
   register: ['success'],
   /** A password sign-in: success (details.session_id), failure (details.reason), throttled. */
   login: ['success', 'failure', 'throttled'],
@@ -29,6 +32,15 @@ export const AUDIT_ACTIONS = {
   client_created: ['success'],
   /** details.changed: the fields (secret: a rotation), or details.deleted. */
   client_changed: ['success'],
+  /**
+   * A sign-in through an external identity provider reached its callback (details.provider): success
+   * (a one-time code went to the front end, whose token request then starts the session with a
+   * `login` event) or failure (details.reason: provider_error, provider_unavailable, refused_answer,
+   * email_not_verified, no_email, account_disabled).
+   */
+  external_login: ['success', 'failure'],
+  /** A provider identity (details.provider) was linked to the account: a new account (details.new_account), or one with the same verified email. */
+  identity_linked: ['success'],
   /** A new signing key (details.kid) replaced the active ones (details.retired). */
   key_rotated: ['success']
 } as const satisfies Record<string, ReadonlyArray<'success' | 'failure' | 'throttled'>>

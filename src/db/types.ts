@@ -93,6 +93,41 @@ export interface AuditEventsTable {
 export type AuditEventRow = Selectable<AuditEventsTable>
 export type NewAuditEventRow = Insertable<AuditEventsTable>
 
+/** An account's identity at an external OpenID provider. */
+export interface UserIdentitiesTable {
+  id: string
+  provider: string
+  subject: string
+  user_id: string
+  email: string | null
+  created_at: Timestamp
+  last_login_at: Timestamp
+}
+
+export type UserIdentityRow = Selectable<UserIdentitiesTable>
+
+/** A sign-in through an external provider, from /authorize to the token endpoint. */
+export interface OidcFlowsTable {
+  id: string
+  provider: string
+  state_hash: string
+  nonce: string
+  code_verifier: string
+  redirect_uri: string
+  client_state: string | null
+  code_challenge: string
+  created_at: Timestamp
+  expires_at: ColumnType<Date, Date | string, Date | string>
+  consumed_at: NullableTimestamp
+  code_hash: string | null
+  user_id: string | null
+  code_expires_at: NullableTimestamp
+  code_used_at: NullableTimestamp
+}
+
+export type OidcFlowRow = Selectable<OidcFlowsTable>
+export type NewOidcFlowRow = Insertable<OidcFlowsTable>
+
 export interface Database {
   users: UsersTable
   signing_keys: SigningKeysTable
@@ -100,6 +135,8 @@ export interface Database {
   refresh_tokens: RefreshTokensTable
   oauth_clients: OAuthClientsTable
   audit_events: AuditEventsTable
+  user_identities: UserIdentitiesTable
+  oidc_flows: OidcFlowsTable
 }
 
 /** The database itself or an open transaction: repositories work with either. */
