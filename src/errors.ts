@@ -20,6 +20,7 @@ export const errorCatalogue = {
   email_taken: { status: 409, title: 'Email already registered' },
   username_taken: { status: 409, title: 'Username already taken' },
   last_admin: { status: 409, title: 'Last admin' },
+  no_password: { status: 409, title: 'No password set' },
   payload_too_large: { status: 413, title: 'Payload too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   too_many_requests: { status: 429, title: 'Too many requests' },

@@ -123,6 +123,9 @@ export class AuthService {
   }
 
   private async requirePassword (user: UserRow, password: string): Promise<void> {
+    if (user.hashed_password === null) {
+      throw new AppError('no_password', 'this account has no password: it signs in through an identity provider; an admin can set one (a password reset)')
+    }
     const { ok } = await this.passwords.verifyOrDummy(user.hashed_password, password)
     if (!ok) throw new AppError('invalid_password', 'the password is not correct')
   }

@@ -5,7 +5,7 @@ import type { AuthorizationServerMetadataType } from '../schemas/discovery.js'
  * The OAuth grant types the token endpoint accepts, as advertised in the RFC 8414 metadata.
  * A new grant adds its name here.
  */
-export const grantTypesSupported: string[] = ['password', 'refresh_token', 'client_credentials']
+export const grantTypesSupported: string[] = ['password', 'refresh_token', 'client_credentials', 'authorization_code']
 
 /** How clients authenticate at the token and revocation endpoints: public clients with none, confidential ones with their secret. */
 const CLIENT_AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post'] as const

@@ -51,13 +51,16 @@ export const AuthResponse = Type.Object({
  * unrecognised parameters are ignored as RFC 6749 §3.2 requires.
  */
 export const TokenRequestBody = Type.Object({
-  grant_type: Type.Optional(Type.String({ maxLength: 64, description: 'password', examples: ['password'] })),
+  grant_type: Type.Optional(Type.String({ maxLength: 64, description: 'password, refresh_token, client_credentials or authorization_code', examples: ['password'] })),
   username: Type.Optional(Type.String({ maxLength: 320, description: 'Email or username' })),
   password: Type.Optional(Type.String({ maxLength: 1024 })),
   scope: Type.Optional(Type.String({ maxLength: 1024 })),
   client_id: Type.Optional(Type.String({ maxLength: 256 })),
   client_secret: Type.Optional(Type.String({ maxLength: 256 })),
-  refresh_token: Type.Optional(Type.String({ maxLength: 512, description: 'With grant_type=refresh_token' }))
+  refresh_token: Type.Optional(Type.String({ maxLength: 512, description: 'With grant_type=refresh_token' })),
+  code: Type.Optional(Type.String({ maxLength: 512, description: 'With grant_type=authorization_code: the one-time code of an external sign-in' })),
+  code_verifier: Type.Optional(Type.String({ maxLength: 128, description: 'With grant_type=authorization_code: the PKCE verifier of the code_challenge sent to /auth/oidc/{provider}/authorize' })),
+  redirect_uri: Type.Optional(Type.String({ maxLength: 2048, description: 'With grant_type=authorization_code: the redirect_uri sent to /authorize' }))
 })
 
 /** RFC 7009 revocation request; unrecognised parameters are ignored as on the token endpoint. */

@@ -32,6 +32,7 @@ const problemSpecs: Record<number, ErrorSpec> = {
   },
   401: { description: 'Wrong login or password', example: problemExample('invalid_credentials', 'the login or the password is not correct', '/api/v1/auth/login') },
   403: { description: 'The account is disabled', example: problemExample('account_disabled', 'this account is disabled', '/api/v1/auth/login') },
+  404: { description: 'Not found', example: problemExample('not_found', 'no identity provider is called "auth1"', '/api/v1/auth/oidc/auth1/authorize') },
   409: { description: 'The email or the username is taken', example: problemExample('email_taken', 'an account with this email already exists', '/api/v1/auth/register') },
   413: { description: 'The body is larger than BODY_LIMIT_BYTES', example: problemExample('payload_too_large', 'the request body is larger than the limit', '/api/v1/auth/register') },
   415: {
@@ -140,6 +141,8 @@ export const ADMIN_ONLY = [403, 'The signed-in account does not hold the role ad
 export const ACCOUNT_CONFLICT = [409, 'The email or the username is taken (email_taken, username_taken), or the change would leave no active admin (last_admin)',
   problemExample('last_admin', 'this is the last active admin: make another account an active admin first', '/api/v1/admin/users/0193a8f0-6b7c-7a3e-9a51-0f1d2e3c4b5a')] as const
 
+export const NO_PASSWORD = [409, 'The account has no password to confirm with: it signs in through an external identity provider',
+  problemExample('no_password', 'this account has no password: it signs in through an identity provider; an admin can set one (a password reset)', '/api/v1/users/me/password')] as const
 export const SESSION_NOT_FOUND = [404, 'No such live session of yours',
   problemExample('not_found', 'no such session', '/api/v1/auth/sessions/0193a8f2-4b5c-7d6e-9f01-2a3b4c5d6e7f')] as const
 

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type, type TSchema } from '@sinclair/typebox'
 import { bearerSecurity, Uuid } from '../../../src/schemas/common.js'
-import { INVALID_ID, INVALID_QUERY, protectedResponses } from '../../../src/schemas/responses.js'
+import { INVALID_ID, INVALID_QUERY, NO_PASSWORD, protectedResponses } from '../../../src/schemas/responses.js'
 import { AccountDeleteBody, PasswordChangeBody, toUserRead, UserRead, UserUpdateBody } from '../../../src/schemas/users.js'
 import { clientContext } from '../../client-context.js'
 
-/** An operation on the signed-in account that its password confirms: 204, or 403 for a wrong password. */
+/** An operation on the signed-in account that its password confirms: 204, 403 for a wrong password, 409 for an account without one. */
 function confirmedByPassword<Body extends TSchema> (operationId: string, summary: string, body: Body, done: string) {
   return {
     tags: ['users'],
@@ -15,7 +15,7 @@ function confirmedByPassword<Body extends TSchema> (operationId: string, summary
     body,
     response: {
       204: protectedResponses.empty(done),
-      ...protectedResponses.errors(400, 401, 403, 413, 415, 500, 503)
+      ...protectedResponses.errors(400, 401, 403, NO_PASSWORD, 413, 415, 500, 503)
     }
   }
 }

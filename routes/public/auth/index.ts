@@ -8,6 +8,7 @@ import { INVALID_REFRESH, publicResponses } from '../../../src/schemas/responses
 import { toUserRead } from '../../../src/schemas/users.js'
 import { clientContext } from '../../client-context.js'
 import introspectRoute from './introspect.js'
+import oidcRoutes from './oidc.js'
 import tokenRoute from './token.js'
 
 /** Login and refresh set Cache-Control before they are done: an error of theirs may carry it too. */
@@ -20,6 +21,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onRequest', app.requireDatabase)
   await app.register(tokenRoute)
   await app.register(introspectRoute)
+  await app.register(oidcRoutes)
 
   app.post('/register', {
     schema: {

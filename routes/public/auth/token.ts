@@ -33,10 +33,11 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['auth'],
       operationId: 'issueToken',
-      summary: 'OAuth2 token endpoint (password, refresh_token and client_credentials grants)',
+      summary: 'OAuth2 token endpoint (password, refresh_token, client_credentials and authorization_code grants)',
       description: 'RFC 6749 §4.3 password grant (`username` is the email or the username), §6 refresh_token grant ' +
         '(the refresh token is rotated: use the one in the answer next time) and §4.4 client_credentials grant (a ' +
-        'confidential client, authenticated). Takes application/x-www-form-urlencoded (JSON too). A registered ' +
+        'confidential client, authenticated) and §4.1.3 authorization_code grant (the one-time code of a sign-in through an ' +
+        'external identity provider, with the front end\'s PKCE code_verifier and its redirect_uri). Takes application/x-www-form-urlencoded (JSON too). A registered ' +
         'confidential client authenticates with client_secret_basic or client_secret_post; public clients need no ' +
         'credentials, and whatever secret they send is ignored.',
       consumes: ['application/x-www-form-urlencoded', 'application/json'],
@@ -61,6 +62,13 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (app) => {
           throw new OAuthError('invalid_request', 'the password grant needs username and password')
         }
         const user = await app.authService.verifyCredentials(body.username, body.password, context)
+        return await app.authService.signIn(user, context)
+      }
+      case 'authorization_code': {
+        if (body.code === undefined || body.code_verifier === undefined || body.redirect_uri === undefined) {
+          throw new OAuthError('invalid_request', 'the authorization_code grant needs code, code_verifier and redirect_uri')
+        }
+        const user = await app.oidc.redeem(body.code, body.code_verifier, body.redirect_uri)
         return await app.authService.signIn(user, context)
       }
       case 'refresh_token':

@@ -32,7 +32,8 @@ export interface AuthenticatedClient {
 export const DEFAULT_PUBLIC_CLIENT: AuthenticatedClient = {
   clientId: PUBLIC_CLIENT_ID,
   type: 'public',
-  grantTypes: ['password', 'refresh_token'],
+  // authorization_code: the one-time code of a sign-in through an external identity provider.
+  grantTypes: ['password', 'refresh_token', 'authorization_code'],
   audience: null,
   scopes: []
 }
