@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
-import { OidcService } from '../src/oidc/oidc.service.js'
-import { OidcProvider } from '../src/oidc/provider.js'
+import { OidcService } from '../src/auth/oidc/oidc.service.js'
+import { OidcProvider } from '../src/auth/oidc/provider.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

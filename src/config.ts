@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { envSchema } from 'env-schema'
 import { describeEnvError } from './config-messages.js'
-import { OidcConfigError, parseOidcProviders, parseRedirectAllowlist, type OidcSettings } from './oidc/oidc-config.js'
+import { OidcConfigError, parseOidcProviders, parseRedirectAllowlist, type OidcSettings } from './auth/oidc/oidc-config.js'
 import type { LoginLimits } from './rate-limit/login-state.js'
 import { DEFAULT_RATE_LIMITS, RATE_LIMIT_RULES, type RateLimitRule } from './rate-limit/rules.js'
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH_FLOOR } from './schemas/common.js'

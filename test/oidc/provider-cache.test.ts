@@ -1,5 +1,5 @@
 import t from 'tap'
-import { OidcProvider, ProviderUnavailableError } from '../../src/oidc/provider.js'
+import { OidcProvider, ProviderUnavailableError } from '../../src/auth/oidc/provider.js'
 import { startMockProvider } from './mock-provider.js'
 import { buildOidcApp, signIn } from './oidc-helper.js'
 

@@ -1,7 +1,7 @@
 import * as client from 'openid-client'
 import CircuitBreaker from 'opossum'
-import type { BreakerState } from '../db/breaker.js'
-import { AppError } from '../errors.js'
+import type { BreakerState } from '../../db/breaker.js'
+import { AppError } from '../../errors.js'
 import type { OidcProviderSettings } from './oidc-config.js'
 
 /** Discovery younger than this is used without asking the provider again. */

@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import { v7 as uuidv7 } from 'uuid'
-import type { Executor, NewOidcFlowRow, OidcFlowRow, UserIdentityRow } from '../db/types.js'
+import type { Executor, NewOidcFlowRow, OidcFlowRow, UserIdentityRow } from '../../db/types.js'
 
 /** A flow whose callback has just been consumed: what the callback needs to finish it. */
 export type ConsumedFlow = Pick<OidcFlowRow, 'id' | 'provider' | 'nonce' | 'code_verifier' | 'redirect_uri' | 'client_state'>
