@@ -1,3 +1,4 @@
+import { API_PREFIX } from '../paths.js'
 import { parseArgs } from 'node:util'
 import { AuditLog } from '../audit/audit-log.js'
 import type { AuditFilter } from '../audit/audit.repository.js'
@@ -25,7 +26,7 @@ export async function auditCommand (args: string[], io: CliIo, options: CliOptio
     const events = await new AuditLog(db, config.audit.retentionDays).list(filter)
     for (const event of events.reverse()) io.stdout.write(`${JSON.stringify(auditEventJson(event))}\n`)
     return EXIT_OK
-  })
+  }, `${API_PREFIX}/admin/audit-events`)
 }
 
 function tailFilter (args: string[]): AuditFilter {

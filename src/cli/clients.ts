@@ -1,3 +1,4 @@
+import { API_PREFIX } from '../paths.js'
 import { parseArgs } from 'node:util'
 import { AuditLog } from '../audit/audit-log.js'
 import { CLI_SOURCE } from '../audit/events.js'
@@ -50,7 +51,7 @@ export async function clientsCommand (args: string[], io: CliIo, options: CliOpt
     }
     await run().catch((error: unknown) => { throw asCliFailure(error) })
     return EXIT_OK
-  })
+  }, `${API_PREFIX}/admin/clients`)
 }
 
 function createOptions (values: { name?: string, type?: string, grant?: string[], audience?: string, scope?: string[] }): CreateOptions {

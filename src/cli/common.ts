@@ -43,12 +43,20 @@ export function configFor (io: CliIo, options: CliOptions): Config {
   return loadConfig(io.env, { dotenv: options.dotenv ?? false })
 }
 
-/** Opens the configured database, runs `work`, and always closes it so the process can exit. */
-export async function withDatabase<T> (config: Config, io: CliIo, work: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
+/**
+ * Opens the configured database, runs `work`, and always closes it so the process can exit.
+ * `adminApi`: the admin API path that does the same while a server holds an embedded DATA_DIR.
+ */
+export async function withDatabase<T> (config: Config, io: CliIo, work: (handle: DatabaseHandle) => Promise<T>, adminApi?: string): Promise<T> {
   if (config.database.kind === 'pglite' && config.database.dataDir === null) {
     throw new CliError('DATABASE_URL=memory:// is an in-memory database that is gone when this command exits; set DATABASE_URL to PostgreSQL or DATA_DIR to a directory', EXIT_USAGE)
   }
-  const handle = await openDatabase(config.database).catch((error: unknown) => { throw asCliError(error) })
+  const handle = await openDatabase(config.database).catch((error: unknown) => {
+    if (error instanceof DataDirInUseError && adminApi !== undefined) {
+      throw new CliError(`${error.message}; while it runs, use its admin API instead: ${config.publicUrl}${adminApi}`, EXIT_DATA_DIR_IN_USE)
+    }
+    throw asCliError(error)
+  })
   if (handle.dataDir !== undefined) for (const notice of dataDirNotices(handle.dataDir)) io.stderr.write(`user-service: ${notice}\n`)
   try {
     return await work(handle)

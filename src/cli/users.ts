@@ -1,3 +1,4 @@
+import { API_PREFIX } from '../paths.js'
 import { parseArgs } from 'node:util'
 import type { Kysely } from 'kysely'
 import { AdminUsersService } from '../admin/admin-users.service.js'
@@ -39,7 +40,7 @@ export async function usersCommand (args: string[], io: CliIo, options: CliOptio
     const service = adminService(db, config)
     await runUsers(parsed, service, db, io, password).catch((error: unknown) => { throw asCliFailure(error) })
     return EXIT_OK
-  })
+  }, `${API_PREFIX}/admin/users`)
 }
 
 /** The admin API's account service, over the CLI's database: the CLI changes accounts by the same rules. */

@@ -33,6 +33,12 @@ t.test('a server started with umask 022: DATA_DIR private, one process at a time
   t.equal(admin.stdout, '')
   t.match(admin.stderr, new RegExp(`^user-service: DATA_DIR "${dataDir}" is in use by process ${pid}, since \\S+; stop the server \\(pid ${pid}\\) first, or use PostgreSQL \\(DATABASE_URL\\)[^\\n]*\\n$`))
   t.same(readdirSync(dataDir, { recursive: true }).sort(), before, 'the refused command left DATA_DIR as it was')
+  const disable = await cli(['users', 'disable', 'kept'], { DATA_DIR: dataDir, PUBLIC_URL: first.url })
+  t.equal(disable.code, 4, 'users … exits 4 too')
+  t.match(disable.stderr, new RegExp(`is in use by process ${pid}[^\\n]*; while it runs, use its admin API instead: ${first.url}/api/v1/admin/users\\n$`), 'and points to the admin API')
+  const clients = await cli(['clients', 'list'], { DATA_DIR: dataDir, PUBLIC_URL: first.url })
+  t.match(clients, { code: 4, stderr: /use its admin API instead: \S+\/api\/v1\/admin\/clients\n$/ })
+  t.equal((await token(first.url, 'kept')).status, 200, 'the account the refused command named still signs in')
 
   const second = await failure(['src/server.ts'], { DATA_DIR: dataDir })
   t.equal(second.code, 4, 'a second server exits 4')

@@ -169,7 +169,7 @@ t.test('missing parameters are invalid_request', async (t) => {
 t.test('client_credentials from a public client is unauthorized_client; an unknown grant is unsupported_grant_type', async (t) => {
   const body = expectOAuthError(t, await tokenRequest(app, form({ grant_type: 'client_credentials', client_id: 'x' })), 400, 'unauthorized_client')
   t.match(body.error_description, 'confidential client')
-  expectOAuthError(t, await tokenRequest(app, passwordGrant({ grant_type: 'authorization_code' })), 400, 'unsupported_grant_type')
+  expectOAuthError(t, await tokenRequest(app, passwordGrant({ grant_type: 'implicit' })), 400, 'unsupported_grant_type')
 })
 
 t.test('errors are RFC 6749 shaped, never problem+json', async (t) => {
