@@ -46,7 +46,9 @@ export async function buildOrdersService (config: OrdersConfig): Promise<Fastify
       allowedIss: config.issuer,
       allowedAud: config.audience,
       checkTyp: 'at+jwt',
-      requiredClaims: ['sub', 'exp']
+      // `sid`: orders belong to people. A client_credentials token has no session, and one of a
+      // client registered without an audience carries aud=user-service like a user's token.
+      requiredClaims: ['sub', 'exp', 'sid']
     }
   })
 

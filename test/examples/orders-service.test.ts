@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { loadConfig } from '../../src/config.js'
 import { openDatabase } from '../../src/db/connect.js'
+import { basicAuthorization } from '../../examples/orders-service/introspection.js'
 import { decodeJwt, signRs256 } from '../auth/jwt-forge.js'
 import { cli } from '../cli/in-process.js'
 import { childEnv, testDatabaseKind } from '../helper.js'
@@ -184,6 +185,14 @@ t.test('with its own confidential client, orders-service introspects before each
   const shopEnv = { USER_SERVICE_URL: publicUrl, PORT: '0', ORDERS_CLIENT_ID: client.id }
   const shop = await start(t, 'examples/orders-service/server.ts', { ...shopEnv, ORDERS_CLIENT_SECRET: client.secret })
   t.ok(await logged(shop, /confirmed by user-service introspection/), 'it says at start that writes are introspected')
+
+  // The client's own client_credentials token (aud user-service: no audience was registered) is no user's: no sid, refused.
+  const machine = await fetch(`${users.url}/api/v1/auth/token`, {
+    method: 'POST', headers: { authorization: basicAuthorization(client.id, client.secret) }, body: new URLSearchParams({ grant_type: 'client_credentials' })
+  })
+  const { access_token: machineToken } = await machine.json() as { access_token: string }
+  t.equal(decodeJwt(machineToken).payload.aud, 'user-service', 'control: the audience user tokens have')
+  t.equal((await orders(shop.url, machineToken)).status, 401, 'a client_credentials token is no user token (no sid)')
 
   // A live session writes; after logout, writes are refused while reads still answer from the
   // offline check (by design: reads tolerate the token's remaining lifetime, see the README).
