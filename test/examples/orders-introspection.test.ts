@@ -4,6 +4,7 @@ import t, { type Test } from 'tap'
 import { loadOrdersConfig } from '../../examples/orders-service/config.js'
 import { IntrospectionUnavailable, Introspector } from '../../examples/orders-service/introspection.js'
 import { onlyOnPGliteRun } from '../helper.js'
+import { freePort } from './free-port.js'
 
 /**
  * examples/orders-service's introspection client against a stand-in user-service on loopback:
@@ -86,12 +87,7 @@ t.test('introspection client', { skip: onlyOnPGliteRun }, async (t) => {
   })
 
   t.test('nothing listening → IntrospectionUnavailable', async (t) => {
-    const server = createServer().listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    const { port } = server.address() as { port: number }
-    server.close()
-    await once(server, 'close')
-    const error = await new Introspector(`http://127.0.0.1:${port}`, CLIENT, 10_000).isActive('token').catch((error: unknown) => error)
+    const error = await new Introspector(`http://127.0.0.1:${await freePort()}`, CLIENT, 10_000).isActive('token').catch((error: unknown) => error)
     t.match(error, { name: 'IntrospectionUnavailable', message: 'user-service unreachable: ECONNREFUSED' })
   })
 })

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { loadConfig } from '../../src/config.js'
@@ -11,6 +10,7 @@ import { decodeJwt, signRs256 } from '../auth/jwt-forge.js'
 import { cli } from '../cli/in-process.js'
 import { childEnv, testDatabaseKind } from '../helper.js'
 import { listeningUrl } from '../server-process.js'
+import { freePort } from './free-port.js'
 import { migratedDatabaseEnv } from '../setup/databases.js'
 
 /**
@@ -19,16 +19,6 @@ import { migratedDatabaseEnv } from '../setup/databases.js'
  * confidential client it also introspects before each write, and fails closed.
  */
 interface Service { child: ChildProcess, url: string, output: () => string }
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
 
 async function start (t: Test, script: string, env: Record<string, string>): Promise<Service> {
   const child = spawn(process.execPath, ['--import', 'tsx', script], { env: childEnv({ LOG_LEVEL: 'info', ...env }), stdio: ['ignore', 'pipe', 'pipe'] })
