@@ -1,45 +1,23 @@
 /**
- * orders-service: an example resource server. It trusts user-service's access tokens
- * without calling user-service per request and without any secret: it fetches the public
- * keys from the JWKS (get-jwks, cached, re-fetched on an unknown kid) and verifies each
- * token with @fastify/jwt, pinning the algorithms and checking iss, aud, typ, exp and nbf.
+ * orders-service: an example resource server for user-service's access tokens.
+ *
+ * Every request: the token is verified offline, without calling user-service and without any
+ * secret: the public keys come from the JWKS (get-jwks, cached, re-fetched on an unknown kid)
+ * and @fastify/jwt pins the algorithms and checks iss, aud, typ, exp and nbf.
+ *
+ * Writes, when ORDERS_CLIENT_ID and ORDERS_CLIENT_SECRET are set: also a live answer from
+ * user-service's introspection (introspection.ts), so a disabled account or an ended session
+ * cannot place orders for the rest of its token's lifetime. Reads stay offline: showing a
+ * user their orders for up to a token's lifetime (15 minutes) after a logout is acceptable,
+ * and it keeps reads working, and cheap, while user-service is down.
  *
  *   USER_SERVICE_URL=http://127.0.0.1:3000 PORT=4000 node --import tsx examples/orders-service/server.ts
  */
 import fastifyJwt from '@fastify/jwt'
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import buildGetJwks from 'get-jwks'
-
-export interface OrdersConfig {
-  /** Where the JWKS is: `${userServiceUrl}/.well-known/jwks.json`. */
-  userServiceUrl: string
-  /** The `iss` tokens must carry (user-service's JWT_ISSUER; by default its PUBLIC_URL). */
-  issuer: string
-  /** The `aud` tokens must carry (user-service's JWT_AUDIENCE). */
-  audience: string
-  /** The algorithms accepted: user-service's JWT_ALGORITHM, never HS256 with a JWKS. */
-  algorithms: Array<'RS256' | 'ES256' | 'EdDSA'>
-  port: number
-  host: string
-  logLevel: string
-}
-
-export function loadOrdersConfig (env: NodeJS.ProcessEnv): OrdersConfig {
-  const userServiceUrl = (env.USER_SERVICE_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '')
-  const algorithms = (env.JWT_ALGORITHMS ?? 'RS256').split(',').map((name) => name.trim())
-  for (const algorithm of algorithms) {
-    if (!['RS256', 'ES256', 'EdDSA'].includes(algorithm)) throw new Error(`JWT_ALGORITHMS: unsupported algorithm ${algorithm}`)
-  }
-  return {
-    userServiceUrl,
-    issuer: env.JWT_ISSUER ?? userServiceUrl,
-    audience: env.JWT_AUDIENCE ?? 'user-service',
-    algorithms: algorithms as OrdersConfig['algorithms'],
-    port: Number(env.PORT ?? 4000),
-    host: env.HOST ?? '127.0.0.1',
-    logLevel: env.LOG_LEVEL ?? 'info'
-  }
-}
+import { loadOrdersConfig, type OrdersConfig } from './config.js'
+import { IntrospectionUnavailable, Introspector } from './introspection.js'
 
 interface UserClaims {
   sub: string
@@ -68,7 +46,9 @@ export async function buildOrdersService (config: OrdersConfig): Promise<Fastify
       allowedIss: config.issuer,
       allowedAud: config.audience,
       checkTyp: 'at+jwt',
-      requiredClaims: ['sub', 'exp']
+      // `sid`: orders belong to people. A client_credentials token has no session, and one of a
+      // client registered without an audience carries aud=user-service like a user's token.
+      requiredClaims: ['sub', 'exp', 'sid']
     }
   })
 
@@ -78,10 +58,11 @@ export async function buildOrdersService (config: OrdersConfig): Promise<Fastify
       await request.jwtVerify()
     } catch (error) {
       request.log.info({ reason: (error as Error).message }, 'token refused')
-      return reply.code(401).header('www-authenticate', 'Bearer error="invalid_token"')
-        .send({ error: 'invalid_token', error_description: 'a valid user-service access token is required' })
+      return invalidToken(reply, 'a valid user-service access token is required')
     }
   })
+
+  const confirmLive = liveTokenCheck(app, config)
 
   const orders: Order[] = []
 
@@ -93,6 +74,7 @@ export async function buildOrdersService (config: OrdersConfig): Promise<Fastify
   })
 
   app.post<{ Body: { item: string, quantity?: number } }>('/orders', {
+    ...(confirmLive === undefined ? {} : { preHandler: confirmLive }),
     schema: {
       body: {
         type: 'object',
@@ -108,6 +90,40 @@ export async function buildOrdersService (config: OrdersConfig): Promise<Fastify
   })
 
   return app
+}
+
+function invalidToken (reply: FastifyReply, description: string): FastifyReply {
+  return reply.code(401).header('www-authenticate', 'Bearer error="invalid_token"').send({ error: 'invalid_token', error_description: description })
+}
+
+/**
+ * The preHandler that asks user-service whether the (offline-verified) token is still live,
+ * or undefined without client credentials. It fails closed: with no answer to trust, the
+ * write is refused with 503 and Retry-After, never let through on the offline check alone.
+ */
+function liveTokenCheck (app: FastifyInstance, config: OrdersConfig): ((request: FastifyRequest, reply: FastifyReply) => Promise<unknown>) | undefined {
+  if (config.client === null) {
+    app.log.warn('ORDERS_CLIENT_ID and ORDERS_CLIENT_SECRET are not set: tokens are verified offline only, ' +
+      'so a disabled account or an ended session can still write until its token expires')
+    return undefined
+  }
+  const introspector = new Introspector(config.userServiceUrl, config.client, config.introspectionTimeoutMs)
+  app.log.info({ clientId: config.client.id }, 'writes are confirmed by user-service introspection as this confidential client')
+  return async (request, reply) => {
+    const token = (request.headers.authorization ?? '').replace(/^Bearer\s+/i, '')
+    try {
+      if (await introspector.isActive(token)) return
+      request.log.info('token refused: user-service says it is no longer active')
+      return invalidToken(reply, 'the token is no longer active (the session ended or the account was disabled)')
+    } catch (error) {
+      if (!(error instanceof IntrospectionUnavailable)) throw error
+      request.log.error({ reason: error.message }, 'introspection failed: write refused (fail closed)')
+      return reply.code(503).header('retry-after', String(error.retryAfterSeconds)).send({
+        error: 'temporarily_unavailable',
+        error_description: 'cannot confirm the token with user-service right now; try again later'
+      })
+    }
+  }
 }
 
 const isEntry = import.meta.url === new URL(process.argv[1] ?? '', 'file://').href

@@ -1,32 +1,24 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { loadConfig } from '../../src/config.js'
 import { openDatabase } from '../../src/db/connect.js'
+import { basicAuthorization } from '../../examples/orders-service/introspection.js'
 import { decodeJwt, signRs256 } from '../auth/jwt-forge.js'
 import { cli } from '../cli/in-process.js'
 import { childEnv, testDatabaseKind } from '../helper.js'
 import { listeningUrl } from '../server-process.js'
+import { freePort } from './free-port.js'
 import { migratedDatabaseEnv } from '../setup/databases.js'
 
 /**
- * End to end: user-service and examples/orders-service as real processes on loopback; the
- * orders service verifies tokens offline from the JWKS, across a key rotation.
+ * End to end: user-service and examples/orders-service as real processes on loopback. The
+ * orders service verifies tokens offline from the JWKS, across a key rotation; with its own
+ * confidential client it also introspects before each write, and fails closed.
  */
-interface Service { child: ChildProcess, url: string }
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
+interface Service { child: ChildProcess, url: string, output: () => string }
 
 async function start (t: Test, script: string, env: Record<string, string>): Promise<Service> {
   const child = spawn(process.execPath, ['--import', 'tsx', script], { env: childEnv({ LOG_LEVEL: 'info', ...env }), stdio: ['ignore', 'pipe', 'pipe'] })
@@ -35,7 +27,31 @@ async function start (t: Test, script: string, env: Record<string, string>): Pro
   const collect = (chunk: Buffer): void => { output += chunk.toString() }
   child.stdout?.on('data', collect)
   child.stderr?.on('data', collect)
-  return { child, url: await listeningUrl(child, () => output) }
+  return { child, url: await listeningUrl(child, () => output), output: () => output }
+}
+
+/**
+ * Resolves once the service has written a line matching `pattern` (it may already have);
+ * rejects when it exits first or after `deadlineMs` (a stuck test, not a measurement).
+ */
+async function logged (service: Service, pattern: RegExp, deadlineMs = 60_000): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const done = (error?: Error): void => {
+      clearTimeout(timer)
+      service.child.stdout?.off('data', look)
+      service.child.stderr?.off('data', look)
+      service.child.off('exit', exited)
+      if (error === undefined) resolve(pattern.exec(service.output())?.[0] ?? '')
+      else reject(error)
+    }
+    const look = (): void => { if (pattern.test(service.output())) done() }
+    const exited = (): void => { done(new Error(`exited before logging ${String(pattern)}:\n${service.output()}`)) }
+    const timer = setTimeout(() => { done(new Error(`never logged ${String(pattern)}:\n${service.output()}`)) }, deadlineMs)
+    service.child.stdout?.on('data', look)
+    service.child.stderr?.on('data', look)
+    service.child.on('exit', exited)
+    look()
+  })
 }
 
 async function stop (service: Service): Promise<void> {
@@ -74,6 +90,7 @@ t.test('orders-service verifies user-service tokens from the JWKS, across a key 
   const env = { ...await migratedDatabaseEnv(t), PORT: String(port), PUBLIC_URL: publicUrl, KEYS_REFRESH_INTERVAL_MS: '200', MIGRATE_ON_START: 'true' }
   let users = await start(t, 'src/server.ts', env)
   const shop = await start(t, 'examples/orders-service/server.ts', { USER_SERVICE_URL: publicUrl, PORT: '0' })
+  t.ok(await logged(shop, /verified offline only/), 'without client credentials it says, at start, that it verifies offline only')
 
   const credentials = { username: 'shopper', password: 'correct horse battery' }
   const register = await fetch(`${users.url}/api/v1/auth/register`, {
@@ -116,4 +133,100 @@ t.test('orders-service verifies user-service tokens from the JWKS, across a key 
 
   await stop(shop)
   await stop(users)
+})
+
+async function postJson (url: string, body: object, accessToken?: string): Promise<Response> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...(accessToken === undefined ? {} : { authorization: `Bearer ${accessToken}` }) }
+  return fetch(url, { method: 'POST', headers, body: JSON.stringify(body) })
+}
+
+async function placeOrder (shopUrl: string, accessToken: string): Promise<Response> {
+  return postJson(`${shopUrl}/orders`, { item: 'teapot' }, accessToken)
+}
+
+/** Registers an account through the API: its id and its first access token (with a session). */
+async function register (url: string, username: string): Promise<{ id: string, token: string }> {
+  const response = await postJson(`${url}/api/v1/auth/register`, { username, email: `${username}@example.com`, password: 'correct horse battery' })
+  if (response.status !== 201) throw new Error(`register ${username}: ${response.status} ${await response.text()}`)
+  const { user, access_token: token } = await response.json() as { user: { id: string }, access_token: string }
+  return { id: user.id, token }
+}
+
+/** The README's setup, by the CLI: an admin, and orders-service's confidential client with its secret (printed once). */
+async function setUpByCli (env: Record<string, string>, admin: { username: string, password: string }): Promise<{ id: string, secret: string }> {
+  const created = await cli(['create-admin', '--email', `${admin.username}@example.com`, '--username', admin.username], { ...env, ADMIN_PASSWORD: admin.password })
+  if (created.code !== 0) throw new Error(`create-admin exited ${created.code}: ${created.stderr}`)
+  const client = await cli(['clients', 'create', '--name', 'orders-service', '--type', 'confidential', '--grant', 'client_credentials'], env)
+  if (client.code !== 0) throw new Error(`clients create exited ${client.code}: ${client.stderr}`)
+  const id = /^(\S+)\torders-service\tconfidential\t/m.exec(client.stdout)?.[1]
+  const secret = /^client_secret=(\S+)$/m.exec(client.stdout)?.[1]
+  if (id === undefined || secret === undefined) throw new Error(`clients create printed no client:\n${client.stdout}`)
+  return { id, secret }
+}
+
+t.test('with its own confidential client, orders-service introspects before each write and fails closed', async (t) => {
+  const port = await freePort()
+  const publicUrl = `http://127.0.0.1:${port}`
+  const env = { ...await migratedDatabaseEnv(t), PORT: String(port), PUBLIC_URL: publicUrl, MIGRATE_ON_START: 'true' }
+  // The CLI runs before the server starts: PGlite is single-process (on PostgreSQL it could run alongside).
+  const admin = { username: 'ops', password: 'a long admin passphrase' }
+  const client = await setUpByCli(env, admin)
+  const users = await start(t, 'src/server.ts', env)
+  const shopEnv = { USER_SERVICE_URL: publicUrl, PORT: '0', ORDERS_CLIENT_ID: client.id }
+  const shop = await start(t, 'examples/orders-service/server.ts', { ...shopEnv, ORDERS_CLIENT_SECRET: client.secret })
+  t.ok(await logged(shop, /confirmed by user-service introspection/), 'it says at start that writes are introspected')
+
+  // The client's own client_credentials token (aud user-service: no audience was registered) is no user's: no sid, refused.
+  const machine = await fetch(`${users.url}/api/v1/auth/token`, {
+    method: 'POST', headers: { authorization: basicAuthorization(client.id, client.secret) }, body: new URLSearchParams({ grant_type: 'client_credentials' })
+  })
+  const { access_token: machineToken } = await machine.json() as { access_token: string }
+  t.equal(decodeJwt(machineToken).payload.aud, 'user-service', 'control: the audience user tokens have')
+  t.equal((await orders(shop.url, machineToken)).status, 401, 'a client_credentials token is no user token (no sid)')
+
+  // A live session writes; after logout, writes are refused while reads still answer from the
+  // offline check (by design: reads tolerate the token's remaining lifetime, see the README).
+  const alice = await register(users.url, 'alice')
+  t.equal((await placeOrder(shop.url, alice.token)).status, 201, 'a live token places an order')
+  t.equal((await postJson(`${users.url}/api/v1/auth/logout`, {}, alice.token)).status, 204, 'alice logs out')
+  const afterLogout = await placeOrder(shop.url, alice.token)
+  t.equal(afterLogout.status, 401, 'after logout the same, unexpired token cannot write')
+  t.match(afterLogout.headers.get('www-authenticate'), /^Bearer error="invalid_token"/)
+  t.match(await afterLogout.json(), { error: 'invalid_token', error_description: /no longer active/ })
+  const aliceOrders = await orders(shop.url, alice.token)
+  t.equal(aliceOrders.status, 200, 'reads stay offline: the token still reads until it expires')
+  t.match(await aliceOrders.json(), { user: alice.id, orders: [{ item: 'teapot' }] })
+
+  // An admin disables an account: its writes stop at once, reads go on offline.
+  const bob = await register(users.url, 'bob')
+  t.equal((await placeOrder(shop.url, bob.token)).status, 201)
+  const adminToken = await token(users.url, admin)
+  const disable = await fetch(`${users.url}/api/v1/admin/users/${bob.id}`, {
+    method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` }, body: JSON.stringify({ is_active: false })
+  })
+  t.equal(disable.status, 200, 'the admin disables bob')
+  t.equal((await placeOrder(shop.url, bob.token)).status, 401, 'a disabled account cannot write')
+  t.equal((await orders(shop.url, bob.token)).status, 200, 'but still reads until its token expires')
+
+  // A wrong secret: user-service answers 401 invalid_client, and orders-service refuses writes rather than trust the offline check.
+  const carol = await register(users.url, 'carol')
+  t.equal((await placeOrder(shop.url, carol.token)).status, 201, 'control: carol\'s token writes through the well-configured shop')
+  const misconfigured = await start(t, 'examples/orders-service/server.ts', { ...shopEnv, ORDERS_CLIENT_SECRET: `${client.secret}-wrong` })
+  const refused = await placeOrder(misconfigured.url, carol.token)
+  t.equal(refused.status, 503, 'a wrong client secret: writes fail closed')
+  t.equal(refused.headers.get('retry-after'), '5')
+  t.match(await refused.json(), { error: 'temporarily_unavailable', error_description: /cannot confirm the token/ })
+  t.ok(await logged(misconfigured, /"reason":"user-service answered 401 invalid_client"/), 'the cause is logged')
+  t.equal((await orders(misconfigured.url, carol.token)).status, 200, 'reads do not need the client')
+
+  // user-service down: writes fail closed, reads go on from the cached keys.
+  await stop(users)
+  const down = await placeOrder(shop.url, carol.token)
+  t.equal(down.status, 503, 'user-service stopped: writes fail closed')
+  t.ok(down.headers.has('retry-after'))
+  t.ok(await logged(shop, /"reason":"user-service unreachable: ECONNREFUSED"/), 'the cause is logged')
+  t.equal((await orders(shop.url, carol.token)).status, 200, 'reads go on while user-service is down')
+
+  await stop(misconfigured)
+  await stop(shop)
 })
