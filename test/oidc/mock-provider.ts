@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import { once } from 'node:events'
+import { EventEmitter, once } from 'node:events'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose'
@@ -12,26 +12,32 @@ export interface MockProviderOptions { clientId?: string, clientSecret?: string,
 export interface MockProvider {
   /** `http://127.0.0.1:<port>`, exactly as in discovery's `issuer`. */
   readonly issuer: string
+  /** Default 'user-service-test'. */
   readonly clientId: string
+  /** Default a random 32-byte base64url. */
   readonly clientSecret: string
-  /** Who the next authorization signs in as (consent is automatic). */
+  /** Who the next authorization signs in as (consent is automatic, no UI). */
   identity: MockIdentity
+  /** null: a correct ID token. */
   idTokenDefect: IdTokenDefect | null
-  /** The next /authorize answers error=access_denied (then resets). */
+  /** The next /authorize redirects back with error=access_denied (then resets to false). */
   denyNext: boolean
-  /** 'METHOD /path' of every request received, to see what was (not) fetched. */
+  /** 'METHOD /path' of every request, recorded on arrival (held ones too), to see what was (not) fetched. */
   readonly requests: string[]
   /** Paths that answer 503 (one endpoint down while the others answer). */
   readonly failing: Set<string>
-  /** Stops listening and cuts open connections (connections are refused); the port is kept. */
-  down: () => Promise<void>
-  up: () => Promise<void>
-  /** Holds every request without an answer until `release()`: a provider that does not answer, with no timers. */
-  hang: () => void
-  release: () => void
-  /** Follows an authorization URL as a browser would; returns where the provider redirects (our callback). */
-  authorize: (authorizationUrl: string) => Promise<URL>
-  close: () => Promise<void>
+  /** Stops listening and destroys open sockets (connections are refused: "provider down"); the port is kept. */
+  down (): Promise<void>
+  /** Listens again on the same port. */
+  up (): Promise<void>
+  /** Holds every request without an answer until `release()` (close() cuts them): a slow provider, with no timers. */
+  hang (): void
+  release (): void
+  /** 'METHOD /path' of the next request to arrive (held or not): waits for it without a timer. */
+  nextRequest (): Promise<string>
+  /** Follows an authorization URL as a browser would: the Location it redirects to; throws unless 302. */
+  authorize (authorizationUrl: string): Promise<URL>
+  close (): Promise<void>
 }
 
 interface PendingCode { identity: MockIdentity, nonce: string, redirectUri: string, challenge: string }
@@ -50,9 +56,16 @@ export async function startMockProvider (options: MockProviderOptions = {}): Pro
   const accessTokens = new Map<string, MockIdentity>()
   const sockets = new Set<Socket>()
   const held: Array<() => void> = []
+  const arrivals = new EventEmitter()
   let hung = false
 
   const server = createServer((request, response) => {
+    const key = `${request.method ?? 'GET'} ${new URL(request.url ?? '/', 'http://mock').pathname}`
+    provider.requests.push(key)
+    arrivals.emit('request', key)
+    // No keep-alive: undici would send the next request on a pooled socket that down() cut, and
+    // fail with UND_ERR_SOCKET "other side closed" instead of the ECONNREFUSED of a provider that is down.
+    response.setHeader('connection', 'close')
     const handle = (): void => { route(request, response).catch((error: unknown) => { send(response, 500, { error: 'server_error', error_description: String(error) }) }) }
     if (hung) held.push(handle)
     else handle()
@@ -76,12 +89,15 @@ export async function startMockProvider (options: MockProviderOptions = {}): Pro
     requests: [],
     failing: new Set(),
     down: async () => {
-      const closed = once(server, 'close')
-      server.close()
+      // The held requests' sockets are cut below: nothing is left to answer them.
+      held.length = 0
+      const closed = server.listening ? once(server, 'close') : undefined
+      if (closed !== undefined) server.close()
       for (const socket of sockets) socket.destroy()
       await closed
     },
     up: async () => {
+      if (server.listening) return
       server.listen(port, '127.0.0.1')
       await once(server, 'listening')
     },
@@ -90,21 +106,23 @@ export async function startMockProvider (options: MockProviderOptions = {}): Pro
       hung = false
       for (const handle of held.splice(0)) handle()
     },
+    nextRequest: async () => (await once(arrivals, 'request') as [string])[0],
     authorize: async (authorizationUrl) => {
       const response = await fetch(authorizationUrl, { redirect: 'manual' })
       const location = response.headers.get('location')
-      if (response.status !== 302 || location === null) throw new Error(`authorize answered ${response.status}: ${await response.text()}`)
+      const body = await response.text()
+      if (response.status !== 302 || location === null) throw new Error(`authorize answered ${response.status}: ${body}`)
       return new URL(location)
     },
     close: async () => {
-      provider.release()
-      if (server.listening) await provider.down()
+      // What is held is cut, not answered: answering while the sockets close would race.
+      hung = false
+      await provider.down()
     }
   }
 
   async function route (request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', issuer)
-    provider.requests.push(`${request.method ?? 'GET'} ${url.pathname}`)
     const key = `${request.method ?? 'GET'} ${url.pathname}`
     if (provider.failing.has(url.pathname)) return send(response, 503, { error: 'temporarily_unavailable' })
     if (key === 'GET /.well-known/openid-configuration') return send(response, 200, discovery())
@@ -113,7 +131,10 @@ export async function startMockProvider (options: MockProviderOptions = {}): Pro
     if (key === 'POST /token') return token(request, response)
     if (key === 'GET /userinfo') {
       const identity = accessTokens.get((request.headers.authorization ?? '').replace(/^Bearer /, ''))
-      return identity === undefined ? send(response, 401, { error: 'invalid_token' }) : send(response, 200, identity)
+      if (identity !== undefined) return send(response, 200, identity)
+      // RFC 6750 §3: a refused bearer token is told in the challenge, not only in the body.
+      response.setHeader('www-authenticate', 'Bearer error="invalid_token"')
+      return send(response, 401, { error: 'invalid_token' })
     }
     send(response, 404, { error: 'not_found' })
   }
@@ -139,7 +160,7 @@ export async function startMockProvider (options: MockProviderOptions = {}): Pro
   function authorize (query: URLSearchParams, response: ServerResponse): void {
     const redirectUri = query.get('redirect_uri')
     const required = ['state', 'nonce', 'code_challenge'].every((name) => (query.get(name) ?? '') !== '')
-    if (query.get('client_id') !== provider.clientId || redirectUri === null || query.get('response_type') !== 'code' ||
+    if (query.get('client_id') !== provider.clientId || redirectUri === null || !URL.canParse(redirectUri) || query.get('response_type') !== 'code' ||
       !required || query.get('code_challenge_method') !== 'S256') {
       return send(response, 400, { error: 'invalid_request', error_description: 'client_id, redirect_uri, response_type=code, state, nonce and S256 PKCE are required' })
     }
@@ -166,11 +187,13 @@ export async function startMockProvider (options: MockProviderOptions = {}): Pro
       response.setHeader('www-authenticate', 'Basic realm="mock"')
       return send(response, 401, { error: 'invalid_client' })
     }
+    if (form.get('grant_type') !== 'authorization_code') return send(response, 400, { error: 'unsupported_grant_type' })
     const code = form.get('code') ?? ''
     const pending = codes.get(code)
+    // Spent by any authenticated attempt, even a failed one: a code that leaked is not worth retrying.
     codes.delete(code)
     const verifier = form.get('code_verifier') ?? ''
-    if (form.get('grant_type') !== 'authorization_code' || pending === undefined || pending.redirectUri !== form.get('redirect_uri') ||
+    if (pending === undefined || pending.redirectUri !== form.get('redirect_uri') ||
       createHash('sha256').update(verifier).digest('base64url') !== pending.challenge) {
       return send(response, 400, { error: 'invalid_grant' })
     }
@@ -203,7 +226,8 @@ function clientCredentials (authorization: string | undefined, form: URLSearchPa
   if (authorization?.startsWith('Basic ') === true) {
     const decoded = Buffer.from(authorization.slice(6), 'base64').toString()
     const colon = decoded.indexOf(':')
-    const part = (text: string): string => decodeURIComponent(text.replace(/\+/g, ' '))
+    // A malformed escape is a client that failed to authenticate, not a server error.
+    const part = (text: string): string | undefined => { try { return decodeURIComponent(text.replace(/\+/g, ' ')) } catch { return undefined } }
     return colon === -1 ? [undefined, undefined] : [part(decoded.slice(0, colon)), part(decoded.slice(colon + 1))]
   }
   return [form.get('client_id') ?? undefined, form.get('client_secret') ?? undefined]
