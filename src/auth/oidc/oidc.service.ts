@@ -128,7 +128,7 @@ export class OidcService {
       if (error instanceof LinkRefused) return failed(error.reason, 'access_denied', error.message)
       if (error instanceof AppError) throw error
       // A refused answer (a bad ID token, a code the provider would not trade): why goes to the log, not to the browser.
-      this.log.warn({ event: 'oidc_refused', provider: name, reason: (error as Error).message, code: (error as { code?: unknown }).code }, `identity provider "${name}": answer refused`)
+      this.log.warn({ event: 'oidc_refused', provider: name, ...refusalReason(error) }, `identity provider "${name}": answer refused`)
       return failed('refused_answer', 'access_denied', 'the identity provider\'s answer could not be verified')
     }
     const code = randomBytes(32).toString('base64url')
@@ -156,6 +156,17 @@ export class OidcService {
     if (user === undefined || !user.is_active) throw new OAuthError('invalid_grant', 'this account is disabled or gone')
     return user
   }
+}
+
+/**
+ * Which check refused the provider's answer: openid-client's outer message is generic ("invalid
+ * response encountered"), its cause names the check. Never the cause's own cause: it holds the
+ * token's claims (an email) or the whole token response.
+ */
+function refusalReason (error: unknown): { reason: string, code?: string } {
+  const { message, code, cause } = error as { message?: unknown, code?: unknown, cause?: { message?: unknown } }
+  const detail = typeof cause?.message === 'string' ? cause.message : typeof message === 'string' ? message : String(error)
+  return { reason: detail.slice(0, 200), ...(typeof code === 'string' ? { code } : {}) }
 }
 
 /** The front end's redirect_uri with `params` and its own state. */
