@@ -7,6 +7,7 @@ import { AdminUsersService } from '../src/admin/admin-users.service.js'
 import { ClientAuthenticator } from '../src/auth/clients/client-authentication.js'
 import { ClientsService } from '../src/auth/clients/clients.service.js'
 import { AuthService } from '../src/auth/auth.service.js'
+import { RevocationFeed } from '../src/auth/sessions/revocation-feed.js'
 import { SessionsService } from '../src/auth/sessions/sessions.service.js'
 import { UsersService } from '../src/users/users.service.js'
 
@@ -21,6 +22,8 @@ declare module 'fastify' {
     clientAuthenticator: ClientAuthenticator
     /** The audit trail: `app.auditLog.record(event)` writes an event that goes with no change (a throttled login). */
     auditLog: AuditLog
+    /** Ended sessions and disabled or deleted accounts, for resource servers (GET /auth/revocations). */
+    revocationFeed: RevocationFeed
   }
 }
 
@@ -29,6 +32,7 @@ export default fp(async (app) => {
   app.decorate('auditLog', audit)
   const sessions = new SessionsService(app.db, app.config.sessions, audit)
   app.decorate('sessionsService', sessions)
+  app.decorate('revocationFeed', new RevocationFeed(app.db, app.config.jwt.expireMinutes))
   app.decorate('usersService', new UsersService(app.db))
   app.decorate('clientsService', new ClientsService(app.db, audit))
   app.decorate('adminUsersService', new AdminUsersService(app.db, audit, app.passwords, app.passwordPolicy, app.config.sessions.idleDays))

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 
 /**
- * Prunes ended sessions, finished or abandoned identity-provider sign-ins, and audit events older than AUDIT_RETENTION_DAYS, every
+ * Prunes ended sessions, revocation-feed entries older than any token, finished or abandoned identity-provider sign-ins, and audit events older than AUDIT_RETENTION_DAYS, every
  * SESSION_PRUNE_INTERVAL_MINUTES. Several instances may run this: each prune takes a
  * transaction-scoped advisory lock and an instance that finds it taken skips.
  */
@@ -14,6 +14,8 @@ export default fp(async (app) => {
       if (result !== null && result.sessions > 0) {
         app.log.info({ event: 'sessions_pruned', ...result }, 'pruned ended sessions')
       }
+      const revocations = await app.revocationFeed.prune()
+      if (revocations > 0) app.log.info({ event: 'revocations_pruned', revocations }, 'pruned revocation-feed entries older than any access token')
       const flows = await app.oidc.pruneFlows()
       if (flows > 0) app.log.info({ event: 'oidc_flows_pruned', oidc_flows: flows }, 'pruned finished sign-ins through identity providers')
       const events = await app.auditLog.prune()

@@ -9,6 +9,7 @@ import { Problem } from '../src/schemas/common.js'
 import { shareHeaders } from '../src/schemas/headers.js'
 import { SessionRead } from '../src/schemas/sessions.js'
 import { UserPage } from '../src/schemas/admin.js'
+import { RevocationPage } from '../src/schemas/revocations.js'
 import { AuditEventPage, AuditEventRead } from '../src/schemas/audit.js'
 import { ClientPage, ClientRead, ClientWithSecretRead } from '../src/schemas/clients.js'
 import { UserRead } from '../src/schemas/users.js'
@@ -22,7 +23,7 @@ const SWAGGER_LOGO_STYLE_HASH = `sha256-${createHash('sha256')
 
 /** The OpenAPI 3.1 document (from the route schemas) at /openapi.json, and Swagger UI at /docs. */
 export default fp(async (app) => {
-  for (const schema of [Problem, UserRead, UserPage, ClientRead, ClientWithSecretRead, ClientPage, AuditEventRead, AuditEventPage, SessionRead, TokenResponse, AuthResponse, OAuthErrorBody]) app.addSchema(schema)
+  for (const schema of [Problem, UserRead, UserPage, ClientRead, ClientWithSecretRead, ClientPage, AuditEventRead, AuditEventPage, RevocationPage, SessionRead, TokenResponse, AuthResponse, OAuthErrorBody]) app.addSchema(schema)
 
   await app.register(fastifySwagger, {
     openapi: {

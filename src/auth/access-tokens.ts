@@ -66,6 +66,27 @@ export function bodyTokenVerifier (keys: KeyStore, jwt: Config['jwt']): (token: 
 }
 
 /**
+ * Verifies a confidential client's own access token (client_credentials, RFC 9068 §2.2: no
+ * `sid`, `sub` = `client_id`) for this service's audience: its claims, or undefined.
+ */
+export function clientTokenVerifier (keys: KeyStore, jwt: Config['jwt']): (token: string) => Promise<AccessTokenClaims | undefined> {
+  const verify = createVerifier({
+    ...accessTokenVerifyOptions(jwt),
+    requiredClaims: REQUIRED_CLAIMS.filter((claim) => claim !== 'sid'),
+    key: async (decoded: { header: { kid?: unknown } }) => keys.verificationKey(decoded.header.kid)
+  }) as (token: string) => Promise<AccessTokenClaims>
+  return async (token) => {
+    const claims = await verify(token).catch((error: unknown) => {
+      if (isMissingTable(error)) throw error
+      return undefined
+    })
+    if (claims === undefined || claims.sid !== undefined || claims.sub !== claims.client_id) return undefined
+    // The same rules as a user's token, but for the session: a client token has none.
+    return claimsRefusal({ ...claims, sid: claims.sub }, jwt) === null ? claims : undefined
+  }
+}
+
+/**
  * The one database read of an authenticated request: the user of a verified token, if the
  * account still exists and is active and the token's session is live; else why not.
  */

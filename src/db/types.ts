@@ -128,6 +128,14 @@ export interface OidcFlowsTable {
 export type OidcFlowRow = Selectable<OidcFlowsTable>
 export type NewOidcFlowRow = Insertable<OidcFlowsTable>
 
+/** One entry of the revocation feed: a session ended (sid), or a whole account (sid null). Written by triggers. */
+export interface RevocationsTable {
+  id: ColumnType<string, never, never>
+  sid: string | null
+  sub: string
+  revoked_at: ColumnType<Date, never, never>
+}
+
 export interface Database {
   users: UsersTable
   signing_keys: SigningKeysTable
@@ -137,6 +145,7 @@ export interface Database {
   audit_events: AuditEventsTable
   user_identities: UserIdentitiesTable
   oidc_flows: OidcFlowsTable
+  revocations: RevocationsTable
 }
 
 /** The database itself or an open transaction: repositories work with either. */

@@ -9,6 +9,7 @@ import { toUserRead } from '../../../src/schemas/users.js'
 import { clientContext } from '../../client-context.js'
 import introspectRoute from './introspect.js'
 import oidcRoutes from './oidc.js'
+import revocationRoutes from './revocations.js'
 import tokenRoute from './token.js'
 
 /** Login and refresh set Cache-Control before they are done: an error of theirs may carry it too. */
@@ -22,6 +23,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(tokenRoute)
   await app.register(introspectRoute)
   await app.register(oidcRoutes)
+  await app.register(revocationRoutes)
 
   app.post('/register', {
     schema: {

@@ -5,6 +5,7 @@ import { AppError, OAuthError } from '../../../src/errors.js'
 import { invalidClient } from '../../../src/auth/clients/client-authentication.js'
 import { clientContext } from '../../client-context.js'
 import { presentedClient, withoutEmpties } from './client-credentials.js'
+import { gateErrors } from './bearer-gate.js'
 import { setUpOAuthEndpoint } from './oauth-endpoint.js'
 import { clientOrBearerSecurity } from '../../../src/schemas/common.js'
 import { IntrospectionBody, IntrospectionResponse } from '../../../src/schemas/introspection.js'
@@ -15,18 +16,7 @@ import { bearerOAuthResponses as bearerOAuthFamily, TOKEN_REQUIRED } from '../..
 /** Every answer of a rate-limited route may carry the RateLimit-* headers. */
 const bearerOAuthResponses = bearerOAuthFamily.with(RATE_LIMIT)
 
-const REALM = 'Bearer realm="user-service"'
-
-/** How the bearer-token gate's errors read on an OAuth endpoint (RFC 6750 §3.1 codes, RFC 6749 §5.2 shape). */
-function gateError (error: AppError): OAuthError | undefined {
-  switch (error.code) {
-    case 'not_authenticated': return new OAuthError('invalid_token', 'this endpoint needs a bearer token of a service or admin account', 401, { 'www-authenticate': REALM })
-    case 'invalid_token':
-    case 'token_expired': return new OAuthError('invalid_token', error.message, 401, { 'www-authenticate': `${REALM}, error="invalid_token"` })
-    case 'forbidden': return new OAuthError('insufficient_scope', error.message, 403, { 'www-authenticate': `${REALM}, error="insufficient_scope"` })
-    default: return undefined
-  }
-}
+const gateError = gateErrors('a bearer token of a service or admin account')
 
 const introspectRoute: FastifyPluginAsyncTypebox = async (app) => {
   await setUpOAuthEndpoint(app, gateError)

@@ -1,0 +1,63 @@
+import { sql, type Kysely } from 'kysely'
+import type { Database } from '../../db/types.js'
+import { AppError } from '../../errors.js'
+
+/** One entry: a session that ended (`sid`), or a whole account (`sid` null: disabled or deleted). */
+export interface Revocation {
+  sid: string | null
+  sub: string
+  revoked_at: Date
+}
+
+export interface RevocationPage {
+  items: Revocation[]
+  /** Where to resume (`?since=`): never null, the position after the last entry, or the one given when there is none. */
+  next_cursor: string
+}
+
+/** A cursor is the position of an entry; "0" (or none) is the start of what the feed still holds. */
+const CURSOR = /^\d{1,18}$/
+
+function decodeFeedCursor (cursor: string | undefined): string {
+  if (cursor === undefined) return '0'
+  if (!CURSOR.test(cursor)) {
+    throw new AppError('validation_failed', 'since is not a cursor of the revocation feed', {
+      errors: [{ path: '/querystring/since', message: 'is not a cursor this feed gave out (next_cursor); start again without one' }]
+    })
+  }
+  return cursor
+}
+
+/**
+ * The revocation feed (DESIGN "Revocation feed"): what resource servers need to refuse tokens
+ * of ended sessions and disabled or deleted accounts before they expire. Entries are written by
+ * triggers in the transaction of each change (see the migration) and kept as long as an access
+ * token can live, so the feed stays small.
+ */
+export class RevocationFeed {
+  constructor (private readonly db: Kysely<Database>, private readonly tokenLifetimeMinutes: number) {}
+
+  /** Entries after `since`, oldest first. */
+  async page (since: string | undefined, limit: number): Promise<RevocationPage> {
+    const after = decodeFeedCursor(since)
+    const rows = await this.db.selectFrom('revocations')
+      .select(['sid', 'sub', 'revoked_at', sql<string>`id::text`.as('cursor')])
+      .where('id', '>', sql<string>`${after}::bigint`)
+      .orderBy('id')
+      .limit(limit)
+      .execute()
+    const last = rows.at(-1)
+    return {
+      items: rows.map(({ sid, sub, revoked_at: revokedAt }) => ({ sid, sub, revoked_at: revokedAt })),
+      next_cursor: last === undefined ? after : last.cursor
+    }
+  }
+
+  /** Deletes entries older than any access token can be (its lifetime, plus a minute for clocks); returns how many. */
+  async prune (): Promise<number> {
+    const result = await this.db.deleteFrom('revocations')
+      .where('revoked_at', '<', sql<Date>`now() - ${`${this.tokenLifetimeMinutes * 60 + 60} seconds`}::interval`)
+      .executeTakeFirst()
+    return Number(result.numDeletedRows)
+  }
+}
