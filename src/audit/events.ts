@@ -78,7 +78,7 @@ export type AuditEvent = AuditKind & {
   details?: AuditDetails
 }
 
-/** Who makes a change that is not a user's own (the CLI today; an admin with issue 13), and the details every event of theirs carries. */
+/** Who makes a change that is not a user's own (an admin through the admin API, or the CLI), and the details every event of theirs carries. */
 export interface AuditSource {
   actorUserId: string | null
   origin: AuditOrigin

@@ -53,7 +53,8 @@ export async function withDatabase<T> (config: Config, io: CliIo, work: (handle:
   }
   const handle = await openDatabase(config.database).catch((error: unknown) => {
     if (error instanceof DataDirInUseError && adminApi !== undefined) {
-      throw new CliError(`${error.message}; while it runs, use its admin API instead: ${config.publicUrl}${adminApi}`, EXIT_DATA_DIR_IN_USE)
+      throw new CliError(`${error.inUse}; while the server runs, use its admin API instead (${config.publicUrl}${adminApi}), ` +
+        `or stop the server (pid ${error.holder.pid}) first`, EXIT_DATA_DIR_IN_USE)
     }
     throw asCliError(error)
   })

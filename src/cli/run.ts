@@ -48,7 +48,8 @@ Commands:
 Configuration comes from the environment (and .env), as for the server: DATABASE_URL
 (PostgreSQL) or DATA_DIR (embedded database), MIGRATE_ON_START, ARGON2_*, ...
 The embedded database is used by one process at a time: while a server runs on DATA_DIR,
-every command on it exits 4 naming the server's pid (stop it first, or use PostgreSQL).
+every command on it exits 4 naming the server's pid (stop it first, or use PostgreSQL);
+users, clients and audit name the server's admin API, which does the same meanwhile.
 
 Exit codes:
   0  success

@@ -34,8 +34,12 @@ export interface LockHolder {
 export class DataDirInUseError extends Error {
   override name = 'DataDirInUseError'
 
-  constructor (message: string, readonly holder: LockHolder) {
-    super(message)
+  /**
+   * `inUse`: which process holds the directory (`DATA_DIR "…" is in use by process N, since …`);
+   * `advice`: what to do about it. The message is both; a caller with better advice keeps `inUse`.
+   */
+  constructor (readonly inUse: string, advice: string, readonly holder: LockHolder) {
+    super(`${inUse}; ${advice}`)
   }
 }
 
@@ -95,7 +99,7 @@ async function claim (claiming: Claim): Promise<number | null> {
     if (await linkIfAbsent(staging, path)) return null
     const current = await readHolder(path)
     if (current === null) continue
-    if (isAlive(current)) throw new DataDirInUseError(inUseMessage(directory, current), current.holder)
+    if (isAlive(current)) throw inUseError(directory, current)
     await options.beforeTakeover?.(current.holder)
     const stale = current.holder
     const reaping = `${path}.${stale.token}.reap`
@@ -174,13 +178,14 @@ function isAlive ({ holder, touchedAt }: LockFile): boolean {
   return holder.startTicks === null || startTicks === null || startTicks === holder.startTicks
 }
 
-function inUseMessage (directory: string, { holder }: LockFile): string {
+function inUseError (directory: string, { holder }: LockFile): DataDirInUseError {
   const since = holder.since === '' ? '' : `, since ${holder.since}`
   if (holder.host !== hostname()) {
-    return `DATA_DIR "${directory}" is in use by process ${holder.pid} on host ${holder.host}${since}; stop it first, or use PostgreSQL (DATABASE_URL); ` +
-      `a lock its holder stops refreshing is taken over after ${STALE_AFTER_MS / 1000} s`
+    return new DataDirInUseError(`DATA_DIR "${directory}" is in use by process ${holder.pid} on host ${holder.host}${since}`,
+      `stop it first, or use PostgreSQL (DATABASE_URL); a lock its holder stops refreshing is taken over after ${STALE_AFTER_MS / 1000} s`, holder)
   }
-  return `DATA_DIR "${directory}" is in use by process ${holder.pid}${since}; stop the server (pid ${holder.pid}) first, or use PostgreSQL (DATABASE_URL) to run several processes on one database`
+  return new DataDirInUseError(`DATA_DIR "${directory}" is in use by process ${holder.pid}${since}`,
+    `stop the server (pid ${holder.pid}) first, or use PostgreSQL (DATABASE_URL) to run several processes on one database`, holder)
 }
 
 function currentHolder (): LockHolder {

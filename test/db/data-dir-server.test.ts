@@ -35,9 +35,9 @@ t.test('a server started with umask 022: DATA_DIR private, one process at a time
   t.same(readdirSync(dataDir, { recursive: true }).sort(), before, 'the refused command left DATA_DIR as it was')
   const disable = await cli(['users', 'disable', 'kept'], { DATA_DIR: dataDir, PUBLIC_URL: first.url })
   t.equal(disable.code, 4, 'users … exits 4 too')
-  t.match(disable.stderr, new RegExp(`is in use by process ${pid}[^\\n]*; while it runs, use its admin API instead: ${first.url}/api/v1/admin/users\\n$`), 'and points to the admin API')
+  t.match(disable.stderr, new RegExp(`^user-service: DATA_DIR "${dataDir}" is in use by process ${pid}, since \\S+; while the server runs, use its admin API instead \\(${first.url}/api/v1/admin/users\\), or stop the server \\(pid ${pid}\\) first\\n$`), 'and points to the admin API')
   const clients = await cli(['clients', 'list'], { DATA_DIR: dataDir, PUBLIC_URL: first.url })
-  t.match(clients, { code: 4, stderr: /use its admin API instead: \S+\/api\/v1\/admin\/clients\n$/ })
+  t.match(clients, { code: 4, stderr: /use its admin API instead \(\S+\/api\/v1\/admin\/clients\), or stop the server/ })
   t.equal((await token(first.url, 'kept')).status, 200, 'the account the refused command named still signs in')
 
   const second = await failure(['src/server.ts'], { DATA_DIR: dataDir })
