@@ -67,11 +67,14 @@ export function bodyTokenVerifier (keys: KeyStore, jwt: Config['jwt']): (token: 
 
 /**
  * Verifies a confidential client's own access token (client_credentials, RFC 9068 §2.2: no
- * `sid`, `sub` = `client_id`) for this service's audience: its claims, or undefined.
+ * `sid`, `sub` = `client_id`): its claims, or undefined. `audience` `ours`: only tokens for this
+ * service (to call it); `any`: whatever audience the client was registered with (introspection).
  */
-export function clientTokenVerifier (keys: KeyStore, jwt: Config['jwt']): (token: string) => Promise<AccessTokenClaims | undefined> {
+export function clientTokenVerifier (keys: KeyStore, jwt: Config['jwt'], audience: 'ours' | 'any' = 'ours'): (token: string) => Promise<AccessTokenClaims | undefined> {
+  const { allowedAud, ...options } = accessTokenVerifyOptions(jwt)
   const verify = createVerifier({
-    ...accessTokenVerifyOptions(jwt),
+    ...options,
+    ...(audience === 'ours' ? { allowedAud } : {}),
     requiredClaims: REQUIRED_CLAIMS.filter((claim) => claim !== 'sid'),
     key: async (decoded: { header: { kid?: unknown } }) => keys.verificationKey(decoded.header.kid)
   }) as (token: string) => Promise<AccessTokenClaims>

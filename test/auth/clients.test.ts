@@ -122,6 +122,26 @@ t.test('introspection and revocation take a confidential client\'s credentials',
   t.match((await introspect(basic(client.client_id, client.client_secret))).json(), { active: false }, 'revoked')
 })
 
+t.test('introspection: a client\'s own client_credentials token is active while its client is enabled (RFC 7662)', async (t) => {
+  const { app } = await buildApp(t)
+  const client = await registerClient(app, ORDERS)
+  const own = (await token(app, 'grant_type=client_credentials&scope=orders:read', basic(client.client_id, client.client_secret))).json<{ access_token: string }>().access_token
+  const introspect = async (subject: string): Promise<Record<string, unknown>> => (await app.inject({
+    method: 'POST', url: '/api/v1/auth/introspect', headers: { ...FORM, ...basic(client.client_id, client.client_secret) }, payload: `token=${subject}`
+  })).json()
+  const active = await introspect(own)
+  t.match(active, { active: true, sub: client.client_id, client_id: client.client_id, aud: 'orders', scope: 'orders:read', token_type: 'Bearer' }, 'any audience it was registered with')
+  t.notOk('username' in active || 'roles' in active || 'sid' in active, 'no account, no session')
+  const forged = `${own.slice(0, -4)}AAAA`
+  t.same(await introspect(forged), { active: false }, 'a bad signature')
+  await app.db.updateTable('oauth_clients').set({ disabled: true }).where('client_id', '=', client.client_id).execute()
+  const other = await registerClient(app, { ...ORDERS, name: 'billing' })
+  const asOther = await app.inject({
+    method: 'POST', url: '/api/v1/auth/introspect', headers: { ...FORM, ...basic(other.client_id, other.client_secret) }, payload: `token=${own}`
+  })
+  t.same(asOther.json(), { active: false }, 'inactive once its client is disabled')
+})
+
 t.test('the metadata lists the grants and the client authentication methods', async (t) => {
   const { app } = await buildApp(t)
   const metadata = (await app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' })).json()
