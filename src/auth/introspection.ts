@@ -9,8 +9,8 @@ import type { AccessTokenClaims } from './tokens.js'
 /** Roles allowed to call the introspection endpoint. */
 export const INTROSPECTION_ROLES = ['service', 'admin']
 
-/** RFC 7662 §2.2 response for an active access token. */
-export interface ActiveTokenInfo {
+/** What RFC 7662 §2.2 answers for any active access token of this service. */
+interface ActiveToken {
   active: true
   sub: string
   exp: number
@@ -20,22 +20,17 @@ export interface ActiveTokenInfo {
   jti: string
   client_id: string
   token_type: 'Bearer'
+}
+
+/** A user's token: the account's current roles and name, and its session. */
+export interface ActiveTokenInfo extends ActiveToken {
   roles: string[]
   username: string
   sid?: string
 }
 
-/** RFC 7662 §2.2 response for an active client_credentials token: the client is its subject; no account, no session. */
-export interface ActiveClientTokenInfo {
-  active: true
-  sub: string
-  exp: number
-  iat: number
-  iss: string
-  aud: string
-  jti: string
-  client_id: string
-  token_type: 'Bearer'
+/** A client_credentials token: the client is its subject; no account, no session. */
+export interface ActiveClientTokenInfo extends ActiveToken {
   scope?: string
 }
 
