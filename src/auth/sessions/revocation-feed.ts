@@ -35,7 +35,45 @@ function decodeFeedCursor (cursor: string | undefined): string {
  * token can live, so the feed stays small.
  */
 export class RevocationFeed {
+  readonly #watchers = new Set<() => void>()
+  #live = false
+
   constructor (private readonly db: Kysely<Database>, private readonly tokenLifetimeMinutes: number) {}
+
+  /**
+   * True while this instance receives the database's notifications of new entries: a reader
+   * may then wait for `watch` instead of polling. False before the listener is up and while it
+   * reconnects: readers must poll.
+   */
+  get live (): boolean {
+    return this.#live
+  }
+
+  /**
+   * Calls `watcher` whenever entries may have been added (a notification arrived) or `live`
+   * changed; returns what stops it. The watcher reads the entries itself (`page`).
+   */
+  watch (watcher: () => void): () => void {
+    this.#watchers.add(watcher)
+    return () => { this.#watchers.delete(watcher) }
+  }
+
+  /** The notification listener's news: an entry was committed. */
+  announce (): void {
+    for (const watcher of this.#watchers) watcher()
+  }
+
+  /** The notification listener's news: notifications arrive (true) or may be missed (false). */
+  setLive (live: boolean): void {
+    if (live === this.#live) return
+    this.#live = live
+    this.announce()
+  }
+
+  /** How many readers wait for entries (the stream's subscribers). */
+  get watchers (): number {
+    return this.#watchers.size
+  }
 
   /** Entries after `since`, oldest first. */
   async page (since: string | undefined, limit: number): Promise<RevocationPage> {
