@@ -7,6 +7,7 @@ import * as createOAuthClients from './20261202000200_create_oauth_clients.js'
 import * as createAuditEvents from './20261202000500_create_audit_events.js'
 import * as createOidc from './20261203000100_create_oidc.js'
 import * as createRevocations from './20261203000200_create_revocations.js'
+import * as notifySessionState from './20261203000300_notify_session_state.js'
 
 /**
  * Every migration, by name. Names sort in the order they run; a new migration gets a later
@@ -20,5 +21,6 @@ export const migrations: Record<string, Migration> = {
   '20261202000200_create_oauth_clients': createOAuthClients,
   '20261202000500_create_audit_events': createAuditEvents,
   '20261203000100_create_oidc': createOidc,
-  '20261203000200_create_revocations': createRevocations
+  '20261203000200_create_revocations': createRevocations,
+  '20261203000300_notify_session_state': notifySessionState
 }

@@ -1,7 +1,7 @@
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { accessTokenVerifyOptions, bodyTokenVerifier, claimsRefusal, tokenUser } from '../src/auth/access-tokens.js'
+import { accessTokenVerifyOptions, bodyTokenVerifier, claimsRefusal } from '../src/auth/access-tokens.js'
 import { KeyDecryptionError } from '../src/auth/keys/key-material.js'
 import { KeyStore } from '../src/auth/keys/key-store.js'
 import { PasswordPolicy } from '../src/auth/password-policy.js'
@@ -20,13 +20,13 @@ declare module 'fastify' {
     keyStore: KeyStore
     /** The claims of a valid access token of ours, or undefined (expired, forged, not a JWT...). */
     verifyAccessToken: (token: string) => Promise<AccessTokenClaims | undefined>
-    /** onRequest/preHandler hook: a valid bearer token of an existing, active user, or 401. */
+    /** onRequest/preHandler hook: a valid bearer token of an existing, active user with a live session, or 401. */
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
     /** An onRequest hook after `authenticate`: the signed-in user holds one of `roles`, or 403 `forbidden`. */
     requireRole: (...roles: string[]) => (request: FastifyRequest) => Promise<void>
   }
   interface FastifyRequest {
-    /** The authenticated user, read from the database by `authenticate`. */
+    /** The authenticated user, as `authenticate` found it (the session view, else the database). */
     currentUser: UserRow
     /** The session of the access token (`sid`), when it has one. */
     currentSessionId: string | null
@@ -81,7 +81,8 @@ export default fp(async (app) => {
     const claims = await verifyBearerToken(request)
     const refusal = claimsRefusal(claims, jwt)
     if (refusal !== null) throw invalidToken(refusal)
-    const found = await tokenUser(app.db, claims)
+    // claimsRefusal has checked that `sid` is a session id.
+    const found = await app.sessionView.lookup(claims.sub, claims.sid as string)
     if ('refusal' in found) throw invalidToken(found.refusal)
     request.currentUser = found.user
     request.currentSessionId = claims.sid ?? null

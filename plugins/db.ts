@@ -4,6 +4,7 @@ import type pg from 'pg'
 import { databaseStartError, openDatabase, type DatabaseHandle, type DatabaseKind } from '../src/db/connect.js'
 import { dataDirNotices } from '../src/db/data-dir.js'
 import { migrateToLatest, MigrationError, pendingMigrations } from '../src/db/migrator.js'
+import type { ListenerFactory } from '../src/db/notifications.js'
 import type { Database } from '../src/db/types.js'
 import { ReadinessCheck } from '../src/health/readiness.js'
 
@@ -13,6 +14,8 @@ declare module 'fastify' {
     databaseKind: DatabaseKind
     /** The pg pool on PostgreSQL (pool metrics), null on PGlite. */
     dbPool: pg.Pool | null
+    /** Opens this instance's LISTEN connection (PGlite: in process); plugins/session-view.ts holds the one. */
+    openNotificationListener: ListenerFactory
     /** Database reachable, migrations applied, breaker closed: what /ready answers and the start log says. */
     readiness: ReadinessCheck
   }
@@ -52,5 +55,6 @@ export default fp<DbPluginOptions>(async (app, options) => {
   app.decorate('db', handle.db)
   app.decorate('databaseKind', handle.kind)
   app.decorate('dbPool', handle.pool ?? null)
+  app.decorate('openNotificationListener', handle.listener)
   app.decorate('readiness', new ReadinessCheck(handle.db, app.dbBreaker))
 }, { name: 'db', dependencies: ['config', 'breaker'] })

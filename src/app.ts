@@ -13,6 +13,7 @@ import oidcPlugin from '../plugins/oidc.js'
 import requestIdPlugin from '../plugins/request-id.js'
 import securityPlugin from '../plugins/security.js'
 import servicesPlugin from '../plugins/services.js'
+import sessionViewPlugin from '../plugins/session-view.js'
 import sessionsPrunePlugin from '../plugins/sessions-prune.js'
 import swaggerPlugin from '../plugins/swagger.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
@@ -39,7 +40,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
     await fastify.register(plugin)
   }
   await fastify.register(dbPlugin, { database: options.database })
-  for (const plugin of [metricsPlugin, redisPlugin, rateLimitPlugin, authPlugin, servicesPlugin, oidcPlugin, sessionsPrunePlugin, swaggerPlugin]) await fastify.register(plugin)
+  for (const plugin of [metricsPlugin, redisPlugin, rateLimitPlugin, authPlugin, servicesPlugin, sessionViewPlugin, oidcPlugin, sessionsPrunePlugin, swaggerPlugin]) await fastify.register(plugin)
 
   // JSON only, except where a route plugin adds a parser (the OAuth token endpoint).
   fastify.removeContentTypeParser('text/plain')

@@ -49,6 +49,7 @@ export const EnvSchema = Type.Object({
   REFRESH_TOKEN_IDLE_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 7 }),
   REFRESH_REUSE_GRACE_SECONDS: Type.Integer({ minimum: 0, maximum: 300, default: 10 }),
   SESSION_PRUNE_INTERVAL_MINUTES: Type.Number({ minimum: 0, maximum: 10080, default: 60 }),
+  SESSION_CACHE_MAX_ENTRIES: Type.Integer({ minimum: 0, maximum: 10000000, default: 100000 }),
   AUDIT_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36500, default: 90 }),
   ARGON2_MEMORY_KIB: Type.Integer({ minimum: 1024, maximum: 4194304, default: 19456 }),
   ARGON2_TIME_COST: Type.Integer({ minimum: 1, maximum: 100, default: 2 }),
@@ -115,6 +116,8 @@ export interface Config {
     /** How often this instance prunes ended sessions; 0 turns it off. */
     pruneIntervalMinutes: number
   }
+  /** The in-memory view of users and live sessions: how many of each it keeps (0: none, every request reads). */
+  sessionCache: { maxEntries: number }
   audit: { retentionDays: number } // AUDIT_RETENTION_DAYS: the prune job deletes older events
   bodyLimitBytes: number
   corsOrigins: string[]
@@ -231,6 +234,7 @@ function deriveConfig (env: Env): Config {
       reuseGraceSeconds: env.REFRESH_REUSE_GRACE_SECONDS,
       pruneIntervalMinutes: env.SESSION_PRUNE_INTERVAL_MINUTES
     },
+    sessionCache: { maxEntries: env.SESSION_CACHE_MAX_ENTRIES },
     audit: { retentionDays: env.AUDIT_RETENTION_DAYS },
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     corsOrigins: parseCorsOrigins(env.CORS_ORIGINS),

@@ -4,6 +4,7 @@ import type pg from 'pg'
 import type { AuditAction, AuditObserver, AuditOutcome } from './audit/events.js'
 import type { LoginObserver } from './auth/auth.service.js'
 import type { PasswordWorkObserver } from './auth/passwords.js'
+import type { LookupSource, SessionView } from './auth/sessions/session-view.js'
 import type { DatabaseBreaker } from './db/breaker.js'
 
 /** What each breaker state reads as in `db_breaker_state`. */
@@ -24,6 +25,7 @@ export class ServiceMetrics implements PasswordWorkObserver, LoginObserver, Audi
   readonly rateLimited: Counter<'rule'>
   readonly rateLimitFallbacks: Counter
   readonly auditEvents: Counter<'action' | 'outcome'>
+  readonly sessionLookups: Counter<'source'>
 
   constructor () {
     const registers = [this.registry]
@@ -65,6 +67,37 @@ export class ServiceMetrics implements PasswordWorkObserver, LoginObserver, Audi
       labelNames: ['action', 'outcome'],
       registers
     })
+    this.sessionLookups = new Counter({
+      name: 'session_view_lookups_total',
+      help: 'Protected requests by how their user and session were found: hit (memory), miss (database, then kept), read_through (database: the notification listener is not connected)',
+      labelNames: ['source'],
+      registers
+    })
+  }
+
+  /** `session_view_connected` and `session_view_entries{kind}`: the in-memory view of users and live sessions. */
+  watchSessionView (view: SessionView): void {
+    new Gauge({
+      name: 'session_view_connected',
+      help: 'Whether the notification listener is connected (1: protected requests may be answered from memory; 0: every one reads the database)',
+      registers: [this.registry],
+      collect () { this.set(view.connected ? 1 : 0) }
+    })
+    new Gauge({
+      name: 'session_view_entries',
+      help: 'Users and live sessions the in-memory view holds (each at most SESSION_CACHE_MAX_ENTRIES)',
+      labelNames: ['kind'],
+      registers: [this.registry],
+      collect () {
+        const { users, sessions } = view.size
+        this.set({ kind: 'users' }, users)
+        this.set({ kind: 'sessions' }, sessions)
+      }
+    })
+  }
+
+  sessionLookup (source: LookupSource): void {
+    this.sessionLookups.inc({ source })
   }
 
   /** `db_breaker_state` (0 closed, 1 half-open, 2 open) and `db_breaker_events_total{event}`. */

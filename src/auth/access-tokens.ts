@@ -1,8 +1,9 @@
 import { createVerifier } from 'fast-jwt'
 import type { Config } from '../config.js'
 import { isMissingTable } from '../db/errors.js'
-import type { Executor, UserRow } from '../db/types.js'
+import type { Executor } from '../db/types.js'
 import type { KeyStore } from './keys/key-store.js'
+import { judgeUserWithSession, type SessionLookup } from './sessions/session-view.js'
 import { findUserWithSession } from './sessions/sessions.repository.js'
 import type { AccessTokenClaims } from './tokens.js'
 
@@ -90,14 +91,11 @@ export function clientTokenVerifier (keys: KeyStore, jwt: Config['jwt'], audienc
 }
 
 /**
- * The one database read of an authenticated request: the user of a verified token, if the
- * account still exists and is active and the token's session is live; else why not.
+ * The user of a verified token read from the database, if the account still exists and is
+ * active and the token's session is live; else why not. (Protected requests ask the session
+ * view, which reads the same way when it cannot answer from memory.)
  */
-export async function tokenUser (db: Executor, claims: AccessTokenClaims): Promise<{ user: UserRow } | { refusal: string }> {
+export async function tokenUser (db: Executor, claims: AccessTokenClaims): Promise<SessionLookup> {
   // claimsRefusal has checked that `sid` is a session id.
-  const row = await findUserWithSession(db, claims.sub, claims.sid as string)
-  if (row === undefined) return { refusal: 'the account of this token no longer exists' }
-  if (!row.is_active) return { refusal: 'the account of this token is disabled' }
-  const { session_live: live, ...user } = row
-  return live ? { user } : { refusal: 'the session of this token has ended' }
+  return judgeUserWithSession(await findUserWithSession(db, claims.sub, claims.sid as string))
 }

@@ -6,6 +6,7 @@ import { errorMessage } from '../error-message.js'
 import { DataDirError, errorCode, openDataDirectory, unusable, type DataDirectory } from './data-dir.js'
 import { PrivateNodeFS } from './private-nodefs.js'
 import { GuardSlot, GuardedDialect } from './guarded-dialect.js'
+import { PGliteListener, PostgresListener, type ListenerFactory } from './notifications.js'
 import { PGliteDialect } from './pglite-dialect.js'
 import { preparingPool } from './prepared-statements.js'
 import type { Database } from './types.js'
@@ -21,6 +22,8 @@ export interface DatabaseHandle {
   guard: GuardSlot
   /** The pg pool (PostgreSQL only), for pool metrics. */
   pool?: pg.Pool
+  /** Makes the instance's LISTEN connection (PGlite: in process). */
+  listener: ListenerFactory
   /** The embedded database's directory (PGlite in DATA_DIR only): what was tightened, whose stale lock was taken over. */
   dataDir?: Pick<DataDirectory, 'path' | 'tightened' | 'tookOverFrom'>
 }
@@ -73,7 +76,9 @@ export function openPostgres (connectionString: string, poolMax: number, timeout
   pool.on('connect', (client) => { client.on('error', () => {}) })
   const guard = new GuardSlot()
   const db = new Kysely<Database>({ dialect: new GuardedDialect(new PostgresDialect({ pool: preparingPool(pool) }), guard) })
-  return { db, kind: 'postgres', close: () => db.destroy(), guard, pool }
+  const listener: ListenerFactory = (channels, handlers) => new PostgresListener(connectionString, channels, handlers,
+    timeouts === undefined || timeouts.connectMs === 0 ? {} : { connectTimeoutMs: timeouts.connectMs })
+  return { db, kind: 'postgres', close: () => db.destroy(), guard, pool, listener }
 }
 
 /** `afterClose`: what else to release once PGlite has closed (the data directory's lock). */
@@ -84,6 +89,8 @@ export function wrapPGlite (pglite: PGlite, afterClose: () => Promise<void> = as
     db,
     kind: 'pglite',
     guard,
+    // LISTEN waits its turn on the one connection, so it never lands inside someone's transaction.
+    listener: (channels, handlers) => new PGliteListener(pglite, channels, handlers, async (work) => db.connection().execute(work)),
     close: async () => {
       try {
         await db.destroy()

@@ -5,6 +5,8 @@ import { bearer, registerAccount, type Account } from '../helper.js'
 export async function registerAdmin (app: FastifyInstance): Promise<Account> {
   const account = await registerAccount(app)
   await app.db.updateTable('users').set({ roles: ['user', 'admin'] }).where('id', '=', account.id).execute()
+  // The change reaches the session view as a notification, as another instance's would.
+  await app.sessionView.catchUp()
   return account
 }
 

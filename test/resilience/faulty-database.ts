@@ -13,6 +13,7 @@ import pg from 'pg'
 import type { DatabaseHandle } from '../../src/db/connect.js'
 import { GuardSlot, GuardedDialect } from '../../src/db/guarded-dialect.js'
 import { PGliteDialect } from '../../src/db/pglite-dialect.js'
+import { PGliteListener, PostgresListener, type ListenerFactory } from '../../src/db/notifications.js'
 import type { Database } from '../../src/db/types.js'
 import { createTestDatabase, pgliteTemplatePath, testDatabaseKind, type TestDatabase } from '../setup/databases.js'
 
@@ -81,6 +82,7 @@ function innerOf (connection: DatabaseConnection): DatabaseConnection {
 export async function createFaultyDatabase (faults: Faults): Promise<TestDatabase> {
   let inner: Dialect
   let closeInner: () => Promise<void>
+  let listener: ListenerFactory
   let real: TestDatabase | null = null
   if (testDatabaseKind() === 'pglite') {
     // Booted before the app (and its breaker's call timeout) sees it.
@@ -88,6 +90,7 @@ export async function createFaultyDatabase (faults: Faults): Promise<TestDatabas
     await pglite.waitReady
     inner = new PGliteDialect(pglite)
     closeInner = async () => pglite.close()
+    listener = (channels, handlers) => new PGliteListener(pglite, channels, handlers, async (work) => work())
   } else {
     real = await createTestDatabase()
     const pool = new pg.Pool({ connectionString: real.url ?? '', max: 5 })
@@ -97,10 +100,12 @@ export async function createFaultyDatabase (faults: Faults): Promise<TestDatabas
     pool.on('connect', (client) => { client.on('error', () => {}) })
     inner = new PostgresDialect({ pool })
     closeInner = async () => {}
+    const url = real.url ?? ''
+    listener = (channels, handlers) => new PostgresListener(url, channels, handlers)
   }
   const guard = new GuardSlot()
   const db = new Kysely<Database>({ dialect: new GuardedDialect(new FaultyDialect(inner, faults), guard) })
-  const handle: DatabaseHandle = { db, kind: testDatabaseKind(), guard, close: async () => { await db.destroy(); await closeInner() } }
+  const handle: DatabaseHandle = { db, kind: testDatabaseKind(), guard, listener, close: async () => { await db.destroy(); await closeInner() } }
   return {
     handle,
     kind: testDatabaseKind(),

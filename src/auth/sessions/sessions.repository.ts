@@ -225,10 +225,14 @@ const userWithSession = new PrecompiledQuery((db, userId: string, sessionId: str
   .leftJoin('sessions', (join) => join.onRef('sessions.user_id', '=', 'users.id').on('sessions.id', '=', sessionId))
   .select(USER_COLUMNS.map((column) => `users.${column}` as const))
   .select(sql<boolean>`(sessions.id is not null and sessions.revoked_at is null and sessions.expires_at > now())`.as('session_live'))
+  .select('sessions.expires_at as session_expires_at')
   .where('users.id', '=', userId), ['\u0000user', '\u0000session'])
 
-/** The read of every protected request (see plugins/auth.ts), hence precompiled. */
-export async function findUserWithSession (db: Executor, userId: string, sessionId: string): Promise<(UserRow & { session_live: boolean }) | undefined> {
+/** A user and whether one of its sessions is live (and until when it can be). */
+export type UserWithSession = UserRow & { session_live: boolean, session_expires_at: Date | null }
+
+/** The read of every protected request that the session view cannot answer (see session-view.ts), hence precompiled. */
+export async function findUserWithSession (db: Executor, userId: string, sessionId: string): Promise<UserWithSession | undefined> {
   const [row] = await userWithSession.execute(db, userId, sessionId)
   return row
 }
