@@ -118,6 +118,7 @@ export class SessionView {
     const { session_live: live, session_expires_at: expiresAt, ...user } = row
     this.#users.set(userId, user)
     if (live && expiresAt !== null) this.#sessions.set(sessionId, { userId, expiresAt: expiresAt.getTime() })
+    else this.#sessions.delete(sessionId)
   }
 
   /** A session ended (`sessionId`), or a whole account was disabled or deleted (null). */
