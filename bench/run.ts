@@ -13,10 +13,11 @@ import { rssMiB, startServer, stopAll, type ServerProcess } from './lib/processe
 import { seedAccounts, waitReady } from './lib/service.js'
 import { errorSummary, evaluateTargets, formatTable, type Memory, type ScenarioResults } from './lib/report.js'
 import { loginsWithLimits } from './limits.js'
+import { cacheMemory, revocationPropagation } from './propagation.js'
 import { healthDuringHostileBodies, healthDuringLoginStorm, logins, refreshes, registrations, usersMe, type BenchContext } from './scenarios.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const SCENARIOS = ['me', 'login', 'register', 'refresh', 'health', 'hostile', 'limits'] as const
+const SCENARIOS = ['me', 'login', 'register', 'refresh', 'health', 'hostile', 'limits', 'propagation', 'cache-memory'] as const
 type Scenario = typeof SCENARIOS[number]
 
 const { values: args } = parseArgs({
@@ -124,6 +125,8 @@ async function main (): Promise<void> {
   if (wanted('health')) { progress('/health during a login storm'); results.health = await healthDuringLoginStorm(context) }
   if (wanted('hostile')) { progress('/health while two clients send 80,000-field bodies'); results.hostile = await healthDuringHostileBodies(context) }
   if (wanted('limits')) { progress('logins with limits on + Redis vs off; CPU of refused requests'); results.limits = await loginsWithLimits(context) }
+  if (wanted('propagation')) { progress('revocation propagation: two instances and a stream subscriber'); results.propagation = await revocationPropagation(context) }
+  if (wanted('cache-memory')) { progress('RSS with 100,000 users in the session view'); results.cacheMemory = await cacheMemory(context) }
   await new Promise((resolve) => setTimeout(resolve, 1000))
   memory.afterMiB = rssMiB(service.pid)
   const peaks = [results.me?.rssPeakMiB, results.login?.rssPeakMiB, results.register?.rssPeakMiB,

@@ -1,4 +1,5 @@
 import type { LimitsResult, Throttled } from '../limits.js'
+import type { CacheMemoryResult, Percentiles, PropagationResult } from '../propagation.js'
 import type { HealthResult, HostileResult, LoginResult, MeResult, RefreshResult, RegisterResult } from '../scenarios.js'
 
 export interface ScenarioResults {
@@ -9,6 +10,8 @@ export interface ScenarioResults {
   health?: HealthResult
   hostile?: HostileResult
   limits?: LimitsResult
+  propagation?: PropagationResult
+  cacheMemory?: CacheMemoryResult
 }
 
 export interface Memory { idleMiB: number | null, peakMiB: number | null, afterMiB: number | null }
@@ -18,6 +21,8 @@ export interface Target { name: string, target: string, value: number, met: bool
 /** The issue's targets (they are stated for PostgreSQL on the 2-core machine). */
 export function evaluateTargets (results: ScenarioResults): Target[] {
   const targets: Target[] = []
+  const propagation = results.propagation
+  if (propagation?.available === true) targets.push({ name: PROPAGATION_P99, target: '<= 100', value: propagation.instances.p99, met: propagation.instances.p99 <= 100 })
   if (results.me !== undefined) targets.push({ name: 'users/me vs bare route', target: '>= 0.40', value: results.me.ratio, met: results.me.ratio >= 0.4 })
   if (results.login !== undefined) targets.push({ name: 'logins vs argon2.verify', target: '>= 0.90', value: results.login.ratio, met: results.login.ratio >= 0.9 })
   if (results.health !== undefined) targets.push({ name: '/health p99 during login storm (ms)', target: '<= 10', value: results.health.storm.p99, met: results.health.storm.p99 <= 10 })
@@ -89,10 +94,33 @@ export function formatTable (results: ScenarioResults, memory: Memory, targets: 
       `${fmt(hostile.answerBytes)} bytes per answer`, '', ''])
   }
   rows.push(...limitsRows(results.limits, verdict))
+  rows.push(...sessionCacheRows(results, verdict))
   rows.push(['service memory', 'RSS idle / peak', `${mib(memory.idleMiB)} / ${mib(memory.peakMiB)}`, `${mib(memory.afterMiB)} (idle after)`, '', ''])
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? []
   const line = (row: Row): string => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()
   return [line(rows[0] as Row), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.slice(1).map(line)]
+}
+
+export const PROPAGATION_P99 = 'logout on A refused on B, p99 (ms)'
+
+function sessionCacheRows ({ propagation, cacheMemory }: ScenarioResults, verdict: (name: string) => string): Row[] {
+  const rows: Row[] = []
+  const spread = (value: Percentiles): string => `${ms(value.p50)} / ${ms(value.p99)}`
+  if (propagation !== undefined) {
+    if (!propagation.available) {
+      rows.push(['revocation propagation', 'p50 / p99 ms', propagation.note, '', '', ''])
+    } else {
+      rows.push(['logout on A, refused on B', 'p50 / p99 ms', spread(propagation.instances), `max ${ms(propagation.instances.max)}, ${propagation.events} logouts`, '', verdict(PROPAGATION_P99)])
+      const subscriber = propagation.subscriber
+      rows.push(['logout on A, on B\'s revocation stream', 'p50 / p99 ms', 'note' in subscriber ? subscriber.note : spread(subscriber), 'note' in subscriber ? '' : `max ${ms(subscriber.max)}`, '', ''])
+    }
+  }
+  if (cacheMemory !== undefined) {
+    rows.push(cacheMemory.available
+      ? [`session view, ${fmt(cacheMemory.users)} users kept`, 'RSS before / after', `${mib(cacheMemory.rssBeforeMiB)} / ${mib(cacheMemory.rssAfterMiB)}`, `${fmt(cacheMemory.bytesPerUser)} bytes per user`, '', '']
+      : ['session view memory', 'RSS', cacheMemory.note, '', '', ''])
+  }
+  return rows
 }
 
 function limitsRows (limits: LimitsResult | undefined, verdict: (name: string) => string): Row[] {
