@@ -1,4 +1,5 @@
 import CircuitBreaker from 'opossum'
+import { BreakerClock, type BreakerState } from '../resilience/breaker-clock.js'
 import type { CallGuard } from './guarded-dialect.js'
 import { isInfrastructureError } from './infrastructure-errors.js'
 
@@ -13,7 +14,7 @@ export interface BreakerSettings {
   volumeThreshold: number
 }
 
-export type BreakerState = 'closed' | 'open' | 'half_open'
+export type { BreakerState }
 
 /** What the breaker can tell a log line or a probe (tests, metrics). */
 export interface BreakerLog {
@@ -40,8 +41,7 @@ type Call = () => Promise<unknown>
  */
 export class DatabaseBreaker implements CallGuard {
   readonly circuit: CircuitBreaker<[Call], unknown>
-  #openedAt = 0
-  #lastFailure = 'none'
+  readonly #clock: BreakerClock
   #probe: (() => Promise<unknown>) | null = null
 
   constructor (readonly settings: BreakerSettings, private readonly log?: BreakerLog) {
@@ -54,7 +54,7 @@ export class DatabaseBreaker implements CallGuard {
       // Returning true means "not a failure": only infrastructure errors count.
       errorFilter: (error: unknown) => !isInfrastructureError(error) && !isBreakerTimeout(error)
     })
-    this.circuit.on('failure', (error: unknown) => { this.#lastFailure = describe(error) })
+    this.#clock = new BreakerClock(this.circuit, settings.resetMs)
     this.circuit.on('open', () => this.#onOpen())
     this.circuit.on('halfOpen', () => this.#onHalfOpen())
     this.circuit.on('close', () => {
@@ -63,19 +63,17 @@ export class DatabaseBreaker implements CallGuard {
   }
 
   get state (): BreakerState {
-    if (this.circuit.closed) return 'closed'
-    return this.circuit.halfOpen ? 'half_open' : 'open'
+    return this.#clock.state
   }
 
   /** Why the breaker last opened (the last infrastructure failure it saw). */
   get reason (): string {
-    return this.#lastFailure
+    return this.#clock.lastFailure
   }
 
   /** Whole seconds until the breaker half-opens (at least 1). */
   retryAfterSeconds (now = Date.now()): number {
-    if (this.state !== 'open') return 1
-    return Math.max(1, Math.ceil((this.#openedAt + this.settings.resetMs - now) / 1000))
+    return this.#clock.retryAfterSeconds(now)
   }
 
   /** The database probe run on half-open; it closes the breaker again or reopens it. */
@@ -106,9 +104,8 @@ export class DatabaseBreaker implements CallGuard {
   }
 
   #onOpen (): void {
-    this.#openedAt = Date.now()
-    this.log?.warn({ event: 'db_breaker', state: 'open', reason: this.#lastFailure, retry_after_ms: this.settings.resetMs },
-      `database circuit breaker opened: ${this.#lastFailure}`)
+    this.log?.warn({ event: 'db_breaker', state: 'open', reason: this.reason, retry_after_ms: this.settings.resetMs },
+      `database circuit breaker opened: ${this.reason}`)
   }
 
   #onHalfOpen (): void {
@@ -127,10 +124,4 @@ function isBreakerOpen (error: unknown): boolean {
 function isBreakerTimeout (error: unknown): boolean {
   const { code, message } = (error ?? {}) as { code?: unknown, message?: unknown }
   return code === 'ETIMEDOUT' && typeof message === 'string' && message.startsWith('Timed out after')
-}
-
-function describe (error: unknown): string {
-  if (!(error instanceof Error)) return String(error)
-  const code = (error as { code?: unknown }).code
-  return typeof code === 'string' && !error.message.includes(code) ? `${code}: ${error.message}` : error.message
 }

@@ -75,11 +75,8 @@ const oidcRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     config: rateLimited('signin')
   }, async (request, reply) => {
-    const { provider } = request.params
-    const query = request.url.slice(request.url.indexOf('?') + 1)
-    // openid-client reads the answer from this URL and derives redirect_uri from it: the public callback URL.
-    const callbackUrl = new URL(`${app.oidc.callbackUrl(provider)}?${request.url.includes('?') ? query : ''}`)
-    const target = await app.oidc.callback(provider, request.query, callbackUrl, clientContext(request))
+    const rawQuery = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : ''
+    const target = await app.oidc.callback(request.params.provider, request.query, rawQuery, clientContext(request))
     return reply.code(302).header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').header('location', target.href).send()
   })
 }

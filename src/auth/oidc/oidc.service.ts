@@ -102,9 +102,10 @@ export class OidcService {
   /**
    * The provider's answer: verifies it and returns where the browser goes next, the front end's
    * redirect_uri with a one-time `code`, or with `error`. A state that is missing, unknown,
-   * expired or used is a 400 here: with no flow there is no redirect_uri to trust.
+   * expired or used is a 400 here: with no flow there is no redirect_uri to trust. `rawQuery`
+   * is the callback's query string as received (the provider's answer, byte for byte).
    */
-  async callback (name: string, query: CallbackQuery, callbackUrl: URL, context: ClientContext): Promise<URL> {
+  async callback (name: string, query: CallbackQuery, rawQuery: string, context: ClientContext): Promise<URL> {
     const provider = this.provider(name)
     if (query.state === undefined) throw new AppError('bad_request', 'state is missing: this is not an answer to a sign-in started here')
     provider.assertAvailable()
@@ -121,6 +122,8 @@ export class OidcService {
     }
     let user: UserRow
     try {
+      // openid-client reads the answer from this URL and derives redirect_uri from it: the public callback URL.
+      const callbackUrl = new URL(`${this.callbackUrl(name)}?${rawQuery}`)
       const identity = await provider.exchange(callbackUrl, { state: query.state, nonce: flow.nonce, codeVerifier: flow.code_verifier })
       user = await this.#linking.accountFor(name, identity, clientSource(null, context))
     } catch (error) {

@@ -1,6 +1,6 @@
 import * as client from 'openid-client'
 import CircuitBreaker from 'opossum'
-import type { BreakerState } from '../../db/breaker.js'
+import { BreakerClock, describeFailure, type BreakerState } from '../../resilience/breaker-clock.js'
 import { AppError } from '../../errors.js'
 import type { OidcProviderSettings } from './oidc-config.js'
 
@@ -70,8 +70,7 @@ export class OidcProvider {
   readonly breaker: CircuitBreaker<[() => Promise<Response>], Response>
   #discovered: { configuration: client.Configuration, at: number } | null = null
   #discovering: Promise<client.Configuration> | null = null
-  #openedAt = 0
-  #lastFailure = 'none'
+  readonly #clock: BreakerClock
 
   constructor (readonly settings: OidcProviderSettings, private readonly options: ProviderOptions) {
     this.breaker = new CircuitBreaker(async (call: () => Promise<Response>) => call(), {
@@ -82,10 +81,10 @@ export class OidcProvider {
       errorThresholdPercentage: 50,
       volumeThreshold: 3
     })
-    this.breaker.on('failure', (error: unknown) => { this.#lastFailure = describe(error instanceof TypeError && error.cause !== undefined ? error.cause : error) })
+    this.#clock = new BreakerClock(this.breaker, options.breakerResetMs)
     this.breaker.on('open', () => {
-      this.#openedAt = Date.now()
-      options.log.warn({ event: 'oidc_breaker', provider: settings.name, state: 'open', reason: this.#lastFailure }, `identity provider "${settings.name}" circuit breaker opened: ${this.#lastFailure}`)
+      const reason = this.#clock.lastFailure
+      options.log.warn({ event: 'oidc_breaker', provider: settings.name, state: 'open', reason }, `identity provider "${settings.name}" circuit breaker opened: ${reason}`)
     })
     this.breaker.on('close', () => {
       options.log.info({ event: 'oidc_breaker', provider: settings.name, state: 'closed' }, `identity provider "${settings.name}" answers again`)
@@ -97,8 +96,7 @@ export class OidcProvider {
   }
 
   get state (): BreakerState {
-    if (this.breaker.closed) return 'closed'
-    return this.breaker.halfOpen ? 'half_open' : 'open'
+    return this.#clock.state
   }
 
   /** Throws ProviderUnavailableError at once while the breaker is open. */
@@ -163,7 +161,7 @@ export class OidcProvider {
     } catch (error) {
       const outage = this.#asOutage(error)
       if (cached !== null && now - cached.at < DISCOVERY_STALE_MS) {
-        this.options.log.warn({ event: 'oidc_discovery_stale', provider: this.name, reason: outage?.reason ?? describe(error) },
+        this.options.log.warn({ event: 'oidc_discovery_stale', provider: this.name, reason: outage?.reason ?? describeFailure(error) },
           `identity provider "${this.name}": discovery failed, using the copy from ${Math.round((now - cached.at) / 1000)} s ago`)
         return cached.configuration
       }
@@ -207,8 +205,7 @@ export class OidcProvider {
   }
 
   #unavailable (reason: string, cause?: unknown): ProviderUnavailableError {
-    const retryAfterMs = this.state === 'open' ? this.#openedAt + this.options.breakerResetMs - Date.now() : 1000
-    return new ProviderUnavailableError(this.name, reason, Math.max(1, Math.ceil(retryAfterMs / 1000)), { cause })
+    return new ProviderUnavailableError(this.name, reason, this.#clock.retryAfterSeconds(), { cause })
   }
 
   /** The outage behind `error` (found through openid-client's wrapping), as ProviderUnavailableError; undefined for a refusal. */
@@ -219,14 +216,8 @@ export class OidcProvider {
       if (code === 'EOPENBREAKER') return this.#unavailable('circuit breaker open', cause)
       if (cause instanceof ProviderServerError) return this.#unavailable(cause.message, cause)
       if (cause.name === 'TimeoutError' || cause.name === 'AbortError') return this.#unavailable(`no answer within ${this.options.timeoutMs} ms`, cause)
-      if (cause instanceof TypeError && cause.message === 'fetch failed') return this.#unavailable(describe(cause.cause ?? cause), cause)
+      if (cause instanceof TypeError && cause.message === 'fetch failed') return this.#unavailable(describeFailure(cause), cause)
     }
     return undefined
   }
-}
-
-function describe (error: unknown): string {
-  if (!(error instanceof Error)) return String(error)
-  const code = (error as { code?: unknown }).code
-  return typeof code === 'string' && !error.message.includes(code) ? `${code}: ${error.message}` : error.message
 }
