@@ -50,6 +50,7 @@ export const EnvSchema = Type.Object({
   REFRESH_REUSE_GRACE_SECONDS: Type.Integer({ minimum: 0, maximum: 300, default: 10 }),
   SESSION_PRUNE_INTERVAL_MINUTES: Type.Number({ minimum: 0, maximum: 10080, default: 60 }),
   SESSION_CACHE_MAX_ENTRIES: Type.Integer({ minimum: 0, maximum: 10000000, default: 100000 }),
+  REVOCATION_STREAM_HEARTBEAT_SECONDS: Type.Integer({ minimum: 1, maximum: 300, default: 15 }),
   AUDIT_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36500, default: 90 }),
   ARGON2_MEMORY_KIB: Type.Integer({ minimum: 1024, maximum: 4194304, default: 19456 }),
   ARGON2_TIME_COST: Type.Integer({ minimum: 1, maximum: 100, default: 2 }),
@@ -118,6 +119,8 @@ export interface Config {
   }
   /** The in-memory view of users and live sessions: how many of each it keeps (0: none, every request reads). */
   sessionCache: { maxEntries: number }
+  /** The revocation stream: a heartbeat comment this often while no entry comes. */
+  revocationStream: { heartbeatSeconds: number }
   audit: { retentionDays: number } // AUDIT_RETENTION_DAYS: the prune job deletes older events
   bodyLimitBytes: number
   corsOrigins: string[]
@@ -235,6 +238,7 @@ function deriveConfig (env: Env): Config {
       pruneIntervalMinutes: env.SESSION_PRUNE_INTERVAL_MINUTES
     },
     sessionCache: { maxEntries: env.SESSION_CACHE_MAX_ENTRIES },
+    revocationStream: { heartbeatSeconds: env.REVOCATION_STREAM_HEARTBEAT_SECONDS },
     audit: { retentionDays: env.AUDIT_RETENTION_DAYS },
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     corsOrigins: parseCorsOrigins(env.CORS_ORIGINS),

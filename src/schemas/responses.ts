@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream'
 import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox'
 import { errorCatalogue, type ErrorCode, type OAuthErrorCode } from '../errors.js'
 import { OAuthErrorBody } from './auth.js'
@@ -156,6 +157,8 @@ export interface ResponseFamily {
   json: <T extends TSchema>(schema: T, description: string, headers?: Headers) => TUnsafe<Static<T>>
   /** A success answer without a body: `send(null)` (204), or `send()` with `empty<undefined>`. */
   empty: <T extends null | undefined = null>(description: string, headers?: Headers) => TUnsafe<T>
+  /** A success answer that is a stream of Server-Sent Events (`text/event-stream`), sent as a Readable. */
+  eventStream: (description: string, example: string, headers?: Headers) => TUnsafe<Readable>
   /** The error answers of the given statuses. */
   errors: <S extends number>(...statuses: Array<StatusEntry<S>>) => Record<S, TSchema>
   /** The same family, for routes that may send `headers` on any answer. */
@@ -182,6 +185,11 @@ function responseFamily (options: FamilyOptions): ResponseFamily {
     // type null: @fastify/swagger documents no content; Fastify sends none.
     empty: <T extends null | undefined = null>(description: string, headers?: Headers) =>
       Type.Unsafe<T>({ type: 'null', description, headers: headersOf(headers) }),
+    eventStream: (description, example, headers) => Type.Unsafe<Readable>({
+      description,
+      headers: headersOf(headers),
+      content: { 'text/event-stream': { schema: { type: 'string' }, example } }
+    }),
     errors: <S extends number>(...statuses: Array<StatusEntry<S>>) => {
       const responses = {} as Record<S, TSchema>
       for (const entry of statuses) {

@@ -1,4 +1,6 @@
 import Fastify from 'fastify'
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import fp from 'fastify-plugin'
 import t from 'tap'
 import configPlugin from '../../plugins/config.js'
@@ -53,5 +55,43 @@ t.test('a request handled after the close began: problem+json 503 with its reque
   t.equal(response.headers.get('retry-after'), '1')
   t.equal(response.headers.get('connection'), 'close')
   t.match(await response.json(), { status: 503, code: 'service_unavailable', detail: 'this instance is shutting down; send the request again', request_id: 'late-request-1' })
+  await closed
+})
+
+/**
+ * A connection with no request on it yet (a client's spare, as undici opens after an aborted
+ * fetch) counts as busy to Node until its headersTimeout, 60 s: the close ends it instead of
+ * waiting, while a request in progress on another connection still gets its answer.
+ */
+t.test('the close ends connections that have sent no request, and lets one with a request finish', { timeout: 30_000 }, async (t) => {
+  const config = testConfig()
+  const app = Fastify(serverOptions(config))
+  const working = signal()
+  const finish = signal()
+  await app.register(configPlugin, { config })
+  await app.register(errorsPlugin)
+  await app.register(gracefulClosePlugin)
+  app.get('/slow', async () => {
+    working.resolve()
+    await finish.promise
+    return { done: true }
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+
+  const spare = connect(port, '127.0.0.1')
+  t.teardown(() => { spare.destroy() })
+  await once(spare, 'connect')
+  const spareClosed = once(spare, 'close')
+  const answer = fetch(`http://127.0.0.1:${port}/slow`)
+  await working.promise
+
+  const closed = app.close()
+  await spareClosed
+  t.pass('the spare connection was closed by the close, not by a timeout 60 s later')
+  finish.resolve()
+  const response = await answer
+  t.equal(response.status, 200, 'the request in progress was answered')
+  t.same(await response.json(), { done: true })
   await closed
 })

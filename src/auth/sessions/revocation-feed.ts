@@ -9,6 +9,11 @@ export interface Revocation {
   revoked_at: Date
 }
 
+/** An entry with its position: a stream event's `id`. */
+export interface FeedEntry extends Revocation {
+  cursor: string
+}
+
 export interface RevocationPage {
   items: Revocation[]
   /** Where to resume (`?since=`): never null, the position after the last entry, or the one given when there is none. */
@@ -18,15 +23,21 @@ export interface RevocationPage {
 /** A cursor is the position of an entry; "0" (or none) is the start of what the feed still holds. */
 const CURSOR = /^\d{1,18}$/
 
-function decodeFeedCursor (cursor: string | undefined): string {
+/**
+ * The position `cursor` names; "0" without one. `where` names the parameter it came in, for the
+ * message: `since` (the page's query) or `Last-Event-ID` (a stream's resumption).
+ */
+export function decodeFeedCursor (cursor: string | undefined, where: { name: string, path: string } = SINCE): string {
   if (cursor === undefined) return '0'
   if (!CURSOR.test(cursor)) {
-    throw new AppError('validation_failed', 'since is not a cursor of the revocation feed', {
-      errors: [{ path: '/querystring/since', message: 'is not a cursor this feed gave out (next_cursor); start again without one' }]
+    throw new AppError('validation_failed', `${where.name} is not a cursor of the revocation feed`, {
+      errors: [{ path: where.path, message: 'is not a cursor this feed gave out (next_cursor, or an event\'s id); start again without one' }]
     })
   }
   return cursor
 }
+
+const SINCE = { name: 'since', path: '/querystring/since' }
 
 /**
  * The revocation feed (DESIGN "Revocation feed"): what resource servers need to refuse tokens
@@ -78,17 +89,21 @@ export class RevocationFeed {
   /** Entries after `since`, oldest first. */
   async page (since: string | undefined, limit: number): Promise<RevocationPage> {
     const after = decodeFeedCursor(since)
-    const rows = await this.db.selectFrom('revocations')
+    const rows = await this.entries(after, limit)
+    return {
+      items: rows.map(({ sid, sub, revoked_at: revokedAt }) => ({ sid, sub, revoked_at: revokedAt })),
+      next_cursor: rows.at(-1)?.cursor ?? after
+    }
+  }
+
+  /** At most `limit` entries after the position `after` (a decoded cursor), oldest first, each with its own. */
+  async entries (after: string, limit: number): Promise<FeedEntry[]> {
+    return this.db.selectFrom('revocations')
       .select(['sid', 'sub', 'revoked_at', sql<string>`id::text`.as('cursor')])
       .where('id', '>', sql<string>`${after}::bigint`)
       .orderBy('id')
       .limit(limit)
       .execute()
-    const last = rows.at(-1)
-    return {
-      items: rows.map(({ sid, sub, revoked_at: revokedAt }) => ({ sid, sub, revoked_at: revokedAt })),
-      next_cursor: last === undefined ? after : last.cursor
-    }
   }
 
   /** Deletes entries older than any access token can be (its lifetime, plus a minute for clocks); returns how many. */
