@@ -39,6 +39,7 @@ export default fp(async (app) => {
   app.decorate('revocationFeed', feed)
   const streams = new RevocationStreams(feed, { heartbeatMs: app.config.revocationStream.heartbeatSeconds * 1000, pollMs: STREAM_POLL_MS })
   app.decorate('revocationStreams', streams)
+  app.metrics?.watchRevocationStreams(streams)
   // A stream never ends by itself before its lifetime: the server's close would wait for it.
   app.addHook('preClose', async () => { streams.finishAll() })
   app.decorate('usersService', new UsersService(app.db))

@@ -96,6 +96,16 @@ export class ServiceMetrics implements PasswordWorkObserver, LoginObserver, Audi
     })
   }
 
+  /** `revocation_stream_subscribers`: the revocation streams this instance holds open. */
+  watchRevocationStreams (streams: { size: number }): void {
+    new Gauge({
+      name: 'revocation_stream_subscribers',
+      help: 'Open revocation streams (GET /auth/revocations/stream) on this instance',
+      registers: [this.registry],
+      collect () { this.set(streams.size) }
+    })
+  }
+
   sessionLookup (source: LookupSource): void {
     this.sessionLookups.inc({ source })
   }

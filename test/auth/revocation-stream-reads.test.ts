@@ -1,7 +1,8 @@
+import { once } from 'node:events'
 import { pino } from 'pino'
 import t from 'tap'
 import type { FeedEntry } from '../../src/auth/sessions/revocation-feed.js'
-import { RevocationEventStream, type EntrySource, type StreamTiming } from '../../src/auth/sessions/revocation-stream.js'
+import { RevocationEventStream, RevocationStreams, type EntrySource, type StreamTiming } from '../../src/auth/sessions/revocation-stream.js'
 import { LogCapture, onlyOnPGliteRun } from '../helper.js'
 
 /**
@@ -144,4 +145,22 @@ t.test('a heartbeat comment while nothing comes', { skip: onlyOnPGliteRun }, asy
     if (text.includes(': heartbeat\n\n')) break
   }
   t.equal(text.slice(0, 26), 'retry: 1000\n\n: heartbeat\n\n')
+})
+
+t.test('an instance holds at most so many streams: past them, 503 with Retry-After, until one closes', { skip: onlyOnPGliteRun }, async (t) => {
+  const streams = new RevocationStreams(new MemoryFeed(), { heartbeatMs: HOUR, pollMs: HOUR }, 2)
+  const log = pino({ level: 'silent' })
+  const first = streams.open('0', HOUR, log)
+  streams.open('0', HOUR, log)
+  t.throws(() => streams.open('0', HOUR, log), { code: 'service_unavailable', status: 503, headers: { 'retry-after': '5' }, message: /holds 2 revocation streams, its most/ })
+  const closed = once(first, 'close')
+  first.destroy()
+  await closed
+  t.equal(streams.size, 1)
+  const third = streams.open('0', HOUR, log)
+  t.equal(streams.size, 2)
+  streams.finishAll()
+  third.resume()
+  await once(third, 'close')
+  t.equal(streams.size, 1, 'finishAll ended the one that was read; the other goes once its reader takes the end (or after the grace)')
 })

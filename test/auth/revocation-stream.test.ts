@@ -117,6 +117,8 @@ t.test('a subscriber that leaves is forgotten and logged', async (t) => {
   const stream = await subscribe(t, url, bearer(admin.accessToken))
   await stream.next()
   t.equal(app.revocationFeed.watchers, watchers + 1)
+  const metrics = async (): Promise<string> => (await app.inject({ url: '/metrics' })).body
+  t.match(await metrics(), /^revocation_stream_subscribers 1$/m, 'the gauge counts it')
   const closed = new Promise<void>((resolve) => {
     const check = (): void => { if (logs.records().some((line) => line.event === 'revocation_stream_closed')) resolve(); else setImmediate(check) }
     check()
@@ -125,6 +127,7 @@ t.test('a subscriber that leaves is forgotten and logged', async (t) => {
   await closed
   t.equal(app.revocationFeed.watchers, watchers, 'it no longer waits for entries')
   t.equal(app.revocationStreams.size, 0)
+  t.match(await metrics(), /^revocation_stream_subscribers 0$/m)
   t.match(logs.records().find((line) => line.event === 'revocation_stream_closed'), { reason: 'subscriber left', sent: 0, level: 30 })
 })
 

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
+import { AppError } from '../../errors.js'
 import type { FeedEntry, RevocationFeed } from './revocation-feed.js'
 
 /** What a stream reads: the feed's entries, its liveness, its wake-ups. */
@@ -120,13 +121,30 @@ export class RevocationEventStream extends Readable {
   }
 }
 
+/**
+ * How many streams one instance holds open. A resource server needs one per process; the cap
+ * bounds what credentials that may read the feed can make an instance hold (a socket, timers,
+ * a buffer each) and sends the rest to another instance.
+ */
+export const MAX_OPEN_STREAMS = 1000
+
 /** This instance's open streams: the server ends them when it closes, so that closing does not wait on them. */
 export class RevocationStreams {
   readonly #open = new Set<RevocationEventStream>()
 
-  constructor (private readonly feed: EntrySource, private readonly timing: Omit<StreamTiming, 'lifetimeMs'>) {}
+  constructor (
+    private readonly feed: EntrySource,
+    private readonly timing: Omit<StreamTiming, 'lifetimeMs'>,
+    private readonly maxOpen = MAX_OPEN_STREAMS
+  ) {}
 
+  /** A new stream from `cursor`; 503 with Retry-After when this instance holds as many as it may. */
   open (cursor: string, lifetimeMs: number, log: FastifyBaseLogger): RevocationEventStream {
+    if (this.#open.size >= this.maxOpen) {
+      throw new AppError('service_unavailable', `this instance holds ${this.maxOpen} revocation streams, its most; try again later or another instance`, {
+        headers: { 'retry-after': String(Math.ceil(RECONNECT_MS / 1000) * 5) }
+      })
+    }
     const stream = new RevocationEventStream(this.feed, cursor, { ...this.timing, lifetimeMs }, log)
     this.#open.add(stream)
     stream.once('close', () => { this.#open.delete(stream) })
