@@ -7,6 +7,7 @@ import { KeyStore } from '../src/auth/keys/key-store.js'
 import { PasswordPolicy } from '../src/auth/password-policy.js'
 import { PasswordHasher } from '../src/auth/passwords.js'
 import { TokenService, type AccessTokenClaims } from '../src/auth/tokens.js'
+import { keyIdOf, VerifiedTokens } from '../src/auth/verified-tokens.js'
 import { isMissingTable } from '../src/db/errors.js'
 import type { UserRow } from '../src/db/types.js'
 import { AppError } from '../src/errors.js'
@@ -66,9 +67,10 @@ export default fp(async (app) => {
       public: async (_request: FastifyRequest, token: unknown) => keyStore.verificationKey((token as { header?: { kid?: unknown } }).header?.kid)
     },
     decode: { complete: true },
-    // Cached verifications expire with the key refresh, so a key retired with --now stops working everywhere soon.
-    verify: { ...accessTokenVerifyOptions(jwt), cache: true, cacheTTL: app.config.keys.refreshIntervalMs }
+    // Verified tokens are kept by `verifiedTokens` below, not by fast-jwt's cache.
+    verify: accessTokenVerifyOptions(jwt)
   })
+  const verifiedTokens = new VerifiedTokens(VERIFIED_TOKENS_KEPT, (kid) => keyStore.verifies(kid))
 
   app.decorate('keyStore', keyStore)
   app.decorate('passwords', new PasswordHasher(app.config.argon2, app.metrics ?? undefined))
@@ -78,9 +80,14 @@ export default fp(async (app) => {
   app.decorateRequest('currentSessionId', null)
 
   app.decorate('authenticate', async function authenticate (request: FastifyRequest) {
-    const claims = await verifyBearerToken(request)
-    const refusal = claimsRefusal(claims, jwt)
-    if (refusal !== null) throw invalidToken(refusal)
+    const token = bearerToken(request)
+    let claims = token === undefined ? undefined : verifiedTokens.claimsOf(token)
+    if (claims === undefined) {
+      claims = await verifyBearerToken(request)
+      const refusal = claimsRefusal(claims, jwt)
+      if (refusal !== null) throw invalidToken(refusal)
+      if (token !== undefined) verifiedTokens.remember(token, keyIdOf(token), claims)
+    }
     // claimsRefusal has checked that `sid` is a session id.
     const found = await app.sessionView.lookup(claims.sub, claims.sid as string)
     if ('refusal' in found) throw invalidToken(found.refusal)
@@ -97,6 +104,15 @@ export default fp(async (app) => {
   // Warm the dummy hash now so the first unknown-user login is not the slow one.
   await app.passwords.dummyHash()
 }, { name: 'auth', dependencies: ['config', 'db', 'metrics'] })
+
+/** Access tokens whose verification an instance keeps (about 1 KB each). */
+const VERIFIED_TOKENS_KEPT = 10_000
+
+/** The token of `Authorization: Bearer <token>`, as @fastify/jwt reads it; undefined otherwise. */
+function bearerToken (request: FastifyRequest): string | undefined {
+  const parts = (request.headers.authorization ?? '').split(' ')
+  return parts.length === 2 && parts[0]?.toLowerCase() === 'bearer' ? parts[1] : undefined
+}
 
 async function verifyBearerToken (request: FastifyRequest): Promise<AccessTokenClaims> {
   try {

@@ -21,17 +21,17 @@ export default fp(async (app) => {
 
   // Before the schemas run: what would crash the database or the validator, or make the answer
   // grow with the body (NUL bytes, deep nesting, thousands of unknown fields), refused cheaply.
-  app.addHook('preValidation', async (request) => {
+  app.addHook('preValidation', (request, _reply, done) => {
     // Unknown fields first: it looks at the top level only, and the walk below is then done
     // only for a body of known fields.
     const unknown = unknownFields(request.body, request.routeOptions.schema?.body)
-    if (unknown.total > 0) throw validationFailed(unknown.errors, unknown.total)
+    if (unknown.total > 0) return done(validationFailed(unknown.errors, unknown.total))
     const found = [
       ...inspectRequestPart(request.body, ''),
       ...inspectRequestPart(request.query, '/querystring'),
       ...inspectRequestPart(request.params, '/params')
     ]
-    if (found.length > 0) throw validationFailed(found)
+    done(found.length > 0 ? validationFailed(found) : undefined)
   })
 
   app.setErrorHandler((error: FastifyError, request, reply) => {

@@ -30,13 +30,14 @@ export default fp(async (app) => {
       if (!hasRequest(socket)) socket.destroy()
     }
   })
-  app.addHook('onRequest', async () => {
-    if (closing) {
-      throw new AppError('service_unavailable', 'this instance is shutting down; send the request again', { headers: { 'retry-after': '1' } })
-    }
+  // Callback hooks: every request passes them, and an async function costs a promise each.
+  app.addHook('onRequest', (_request, _reply, done) => {
+    if (!closing) return done()
+    done(new AppError('service_unavailable', 'this instance is shutting down; send the request again', { headers: { 'retry-after': '1' } }))
   })
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close')
+    done(null, payload)
   })
 }, { name: 'graceful-close', dependencies: ['errors'] })
 

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
 
@@ -33,9 +34,12 @@ export default fp<LingeringCloseOptions>(async (app, options) => {
   const lingering = new Set<Socket>()
   let closing = false
 
-  app.addHook('onSend', async (request, reply) => {
-    if (request.raw.complete || closing) return
-    const socket = request.raw.socket
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (!request.raw.complete && !closing) lingerAfter(request.raw.socket, reply.raw)
+    done(null, payload)
+  })
+
+  function lingerAfter (socket: Socket, response: ServerResponse): void {
     // Node ends the connection after its last response with destroySoon(): linger instead.
     // The override goes once the response is finished, whether or not Node called it.
     const restore = (): void => { delete (socket as Partial<Socket>).destroySoon }
@@ -43,8 +47,8 @@ export default fp<LingeringCloseOptions>(async (app, options) => {
       restore()
       lingerThenDestroy(socket, bounds, lingering)
     }
-    reply.raw.once('finish', restore)
-  })
+    response.once('finish', restore)
+  }
 
   // Shutdown does not wait for clients that keep sending.
   app.addHook('preClose', async () => {

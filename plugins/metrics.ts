@@ -23,9 +23,10 @@ export default fp(async (app) => {
   metrics.watchBreaker(app.dbBreaker)
   if (app.dbPool !== null) metrics.watchPool(app.dbPool)
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched'
     metrics.httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000)
+    done()
   })
 
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {

@@ -71,9 +71,9 @@ export default fp(async (app) => {
     }
   })
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     const rule = request.routeOptions.config.rateLimit
-    if (rule === undefined || rule === false) return
-    await limiters[rule.groupId as RateLimitRule](request, reply)
+    if (rule === undefined || rule === false) return done()
+    limiters[rule.groupId as RateLimitRule](request, reply).then(() => { done() }, done)
   })
 }, { name: 'rate-limit', dependencies: ['config', 'errors', 'metrics', 'redis'] })

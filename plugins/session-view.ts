@@ -67,10 +67,12 @@ export default fp(async (app) => {
   app.addHook('onClose', async () => listener.close())
 
   if (!listener.deliversAtCommit) {
-    app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
-      if (READ_METHODS.has(request.method) || UNCHANGED_STATUSES.has(reply.statusCode)) return payload
-      if (!await view.catchUp()) listener.reconnect('the listener did not receive this instance\'s own notification in time')
-      return payload
+    app.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: Error | null, payload: unknown) => void) => {
+      if (READ_METHODS.has(request.method) || UNCHANGED_STATUSES.has(reply.statusCode)) return done(null, payload)
+      view.catchUp().then((caughtUp) => {
+        if (!caughtUp) listener.reconnect('the listener did not receive this instance\'s own notification in time')
+        done(null, payload)
+      }, (error: Error) => { done(error, payload) })
     })
   }
 }, { name: 'session-view', dependencies: ['db', 'metrics', 'services'] })

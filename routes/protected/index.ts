@@ -12,7 +12,10 @@ const protectedRoutes: FastifyPluginAsync = async (app) => {
   app.addHook('onRequest', app.requireDatabase)
   app.addHook('onRequest', app.authenticate)
   // Every answer here is about a signed-in user (profile, sessions, IPs): no cache keeps it.
-  app.addHook('onSend', async (_request, reply) => { reply.header('cache-control', 'no-store') })
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    reply.header('cache-control', 'no-store')
+    done(null, payload)
+  })
   await app.register(usersRoutes, { prefix: '/users' })
   await app.register(sessionRoutes, { prefix: '/auth' })
   await app.register(adminRoutes, { prefix: '/admin' })

@@ -10,8 +10,9 @@ import { OAuthError, type AppError } from '../../../src/errors.js'
 export async function setUpOAuthEndpoint (app: FastifyInstance, special?: (error: AppError) => OAuthError | undefined): Promise<void> {
   await app.register(fastifyFormbody)
 
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
+    done(null, payload)
   })
 
   app.setErrorHandler((error: FastifyError, request, reply) => {

@@ -88,6 +88,11 @@ export class KeyStore {
     return reloaded
   }
 
+  /** Whether a token signed with `kid` still verifies, by the keys loaded now (no reload): a retired key's tokens stop at the refresh that drops it. */
+  verifies (kid: string | undefined): boolean {
+    return this.#secretKey !== undefined || (kid !== undefined && this.#publicKeys.has(kid))
+  }
+
   /** The public keys for the JWKS: every key that verifies; none with a shared secret. */
   async publishedKeys (): Promise<PublishedJwk[]> {
     if (this.db === null) return []
