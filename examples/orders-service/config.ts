@@ -15,6 +15,15 @@ export interface OrdersConfig {
   client: { id: string, secret: string } | null
   /** How long a write waits for introspection before it fails closed (503). */
   introspectionTimeoutMs: number
+  /** The revocation feed, followed with `client` (it needs the scope revocations:read). */
+  revocations: {
+    /** How often the page endpoint is read while the stream cannot be had. */
+    pollIntervalMs: number
+    /** No byte (event or heartbeat) for this long: the stream is taken for dead and opened again. */
+    idleTimeoutMs: number
+    /** How long an entry is kept: user-service's JWT_EXPIRE_MINUTES, the longest a revoked token can live. */
+    keepMs: number
+  }
   port: number
   host: string
   logLevel: string
@@ -48,6 +57,12 @@ export function loadOrdersConfig (env: NodeJS.ProcessEnv): OrdersConfig {
     algorithms: algorithms as OrdersConfig['algorithms'],
     client: ordersClient(env),
     introspectionTimeoutMs: positiveInteger(env, 'INTROSPECTION_TIMEOUT_MS', 2000),
+    revocations: {
+      pollIntervalMs: positiveInteger(env, 'REVOCATION_POLL_SECONDS', 5) * 1000,
+      // Three of user-service's default heartbeats (REVOCATION_STREAM_HEARTBEAT_SECONDS, 15).
+      idleTimeoutMs: positiveInteger(env, 'REVOCATION_IDLE_SECONDS', 45) * 1000,
+      keepMs: positiveInteger(env, 'JWT_EXPIRE_MINUTES', 15) * 60_000
+    },
     port: Number(env.PORT ?? 4000),
     host: env.HOST ?? '127.0.0.1',
     logLevel: env.LOG_LEVEL ?? 'info'

@@ -1,15 +1,11 @@
+import { eventStreamBlocks, type StreamBlock } from '../../examples/orders-service/event-stream.js'
+
+export type { StreamBlock }
+
 /**
  * A test's Server-Sent Events client: opens a stream with fetch and hands out its blocks one by
- * one as the server sends them (WHATWG "event stream interpretation", the fields tests look at).
+ * one as the server sends them (parsed by the orders-service example's reader).
  */
-export interface StreamBlock {
-  id?: string
-  data?: string
-  retry?: string
-  /** A comment line (`: heartbeat`), without the colon. */
-  comment?: string
-}
-
 export class EventStreamClient {
   readonly #blocks: StreamBlock[] = []
   readonly #waiting: Array<(block: StreamBlock | undefined) => void> = []
@@ -48,16 +44,8 @@ export class EventStreamClient {
   }
 
   async #read (body: ReadableStream<Uint8Array>): Promise<void> {
-    const decoder = new TextDecoder()
-    let buffered = ''
     try {
-      for await (const chunk of body) {
-        buffered += decoder.decode(chunk, { stream: true })
-        for (let end = buffered.indexOf('\n\n'); end !== -1; end = buffered.indexOf('\n\n')) {
-          this.#deliver(parseBlock(buffered.slice(0, end)))
-          buffered = buffered.slice(end + 2)
-        }
-      }
+      for await (const block of eventStreamBlocks(body)) this.#deliver(block)
     } catch {
       // Aborted by close(), or the connection was cut: the stream has ended either way.
     }
@@ -70,19 +58,4 @@ export class EventStreamClient {
     if (waiter === undefined) this.#blocks.push(block)
     else waiter(block)
   }
-}
-
-function parseBlock (text: string): StreamBlock {
-  const block: StreamBlock = {}
-  for (const line of text.split('\n')) {
-    if (line.startsWith(':')) {
-      block.comment = line.slice(1).trim()
-      continue
-    }
-    const colon = line.indexOf(':')
-    const field = line.slice(0, colon) as 'id' | 'data' | 'retry'
-    const value = line.slice(colon + 1).replace(/^ /, '')
-    block[field] = block[field] === undefined ? value : `${block[field]}\n${value}`
-  }
-  return block
 }
