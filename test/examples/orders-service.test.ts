@@ -1,16 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
-import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { loadConfig } from '../../src/config.js'
 import { openDatabase } from '../../src/db/connect.js'
 import { basicAuthorization } from '../../examples/orders-service/introspection.js'
 import { decodeJwt, signRs256 } from '../auth/jwt-forge.js'
 import { cli } from '../cli/in-process.js'
-import { childEnv, testDatabaseKind } from '../helper.js'
-import { listeningUrl } from '../server-process.js'
+import { testDatabaseKind } from '../helper.js'
 import { freePort } from './free-port.js'
+import { logged, orders, placeOrder, postJson, register, setUpByCli, start, stop, token } from './orders-processes.js'
 import { migratedDatabaseEnv } from '../setup/databases.js'
 
 /**
@@ -18,47 +16,6 @@ import { migratedDatabaseEnv } from '../setup/databases.js'
  * orders service verifies tokens offline from the JWKS, across a key rotation; with its own
  * confidential client it also introspects before each write, and fails closed.
  */
-interface Service { child: ChildProcess, url: string, output: () => string }
-
-async function start (t: Test, script: string, env: Record<string, string>): Promise<Service> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { env: childEnv({ LOG_LEVEL: 'info', ...env }), stdio: ['ignore', 'pipe', 'pipe'] })
-  t.teardown(() => { child.kill('SIGKILL') })
-  let output = ''
-  const collect = (chunk: Buffer): void => { output += chunk.toString() }
-  child.stdout?.on('data', collect)
-  child.stderr?.on('data', collect)
-  return { child, url: await listeningUrl(child, () => output), output: () => output }
-}
-
-/**
- * Resolves once the service has written a line matching `pattern` (it may already have);
- * rejects when it exits first or after `deadlineMs` (a stuck test, not a measurement).
- */
-async function logged (service: Service, pattern: RegExp, deadlineMs = 60_000): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    const done = (error?: Error): void => {
-      clearTimeout(timer)
-      service.child.stdout?.off('data', look)
-      service.child.stderr?.off('data', look)
-      service.child.off('exit', exited)
-      if (error === undefined) resolve(pattern.exec(service.output())?.[0] ?? '')
-      else reject(error)
-    }
-    const look = (): void => { if (pattern.test(service.output())) done() }
-    const exited = (): void => { done(new Error(`exited before logging ${String(pattern)}:\n${service.output()}`)) }
-    const timer = setTimeout(() => { done(new Error(`never logged ${String(pattern)}:\n${service.output()}`)) }, deadlineMs)
-    service.child.stdout?.on('data', look)
-    service.child.stderr?.on('data', look)
-    service.child.on('exit', exited)
-    look()
-  })
-}
-
-async function stop (service: Service): Promise<void> {
-  const exited = once(service.child, 'exit')
-  service.child.kill('SIGTERM')
-  await exited
-}
 
 async function currentKey (env: Record<string, string>): Promise<{ kid: string, private_key: string }> {
   const handle = await openDatabase(loadConfig(env).database)
@@ -73,15 +30,6 @@ async function keysRotate (env: Record<string, string>): Promise<string> {
   const { code, stdout } = await cli(['keys', 'rotate'], env)
   if (code !== 0) throw new Error(`keys rotate exited ${code}`)
   return /^new signing key (\S+)/m.exec(stdout)?.[1] ?? ''
-}
-
-async function token (url: string, credentials: { username: string, password: string }): Promise<string> {
-  const response = await fetch(`${url}/api/v1/auth/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'password', ...credentials }) })
-  return (await response.json() as { access_token: string }).access_token
-}
-
-async function orders (url: string, accessToken: string): Promise<Response> {
-  return fetch(`${url}/orders`, { headers: { authorization: `Bearer ${accessToken}` } })
 }
 
 t.test('orders-service verifies user-service tokens from the JWKS, across a key rotation', async (t) => {
@@ -134,36 +82,6 @@ t.test('orders-service verifies user-service tokens from the JWKS, across a key 
   await stop(shop)
   await stop(users)
 })
-
-async function postJson (url: string, body: object, accessToken?: string): Promise<Response> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...(accessToken === undefined ? {} : { authorization: `Bearer ${accessToken}` }) }
-  return fetch(url, { method: 'POST', headers, body: JSON.stringify(body) })
-}
-
-async function placeOrder (shopUrl: string, accessToken: string): Promise<Response> {
-  return postJson(`${shopUrl}/orders`, { item: 'teapot' }, accessToken)
-}
-
-/** Registers an account through the API: its id and its first access token (with a session). */
-async function register (url: string, username: string): Promise<{ id: string, token: string }> {
-  const response = await postJson(`${url}/api/v1/auth/register`, { username, email: `${username}@example.com`, password: 'correct horse battery' })
-  if (response.status !== 201) throw new Error(`register ${username}: ${response.status} ${await response.text()}`)
-  const { user, access_token: token } = await response.json() as { user: { id: string }, access_token: string }
-  return { id: user.id, token }
-}
-
-/** The README's setup, by the CLI: an admin, and orders-service's confidential client with its secret (printed once). */
-async function setUpByCli (env: Record<string, string>, admin: { username: string, password: string }, scopes: string[] = []): Promise<{ id: string, secret: string }> {
-  const created = await cli(['create-admin', '--email', `${admin.username}@example.com`, '--username', admin.username], { ...env, ADMIN_PASSWORD: admin.password })
-  if (created.code !== 0) throw new Error(`create-admin exited ${created.code}: ${created.stderr}`)
-  const scopeArgs = scopes.flatMap((scope) => ['--scope', scope])
-  const client = await cli(['clients', 'create', '--name', 'orders-service', '--type', 'confidential', '--grant', 'client_credentials', ...scopeArgs], env)
-  if (client.code !== 0) throw new Error(`clients create exited ${client.code}: ${client.stderr}`)
-  const id = /^(\S+)\torders-service\tconfidential\t/m.exec(client.stdout)?.[1]
-  const secret = /^client_secret=(\S+)$/m.exec(client.stdout)?.[1]
-  if (id === undefined || secret === undefined) throw new Error(`clients create printed no client:\n${client.stdout}`)
-  return { id, secret }
-}
 
 t.test('with its own confidential client, orders-service introspects before each write and fails closed', async (t) => {
   const port = await freePort()
@@ -230,79 +148,4 @@ t.test('with its own confidential client, orders-service introspects before each
 
   await stop(misconfigured)
   await stop(shop)
-})
-
-/** Milliseconds from now until GET /orders with `accessToken` answers 401 (asked every 5 ms; 30 s is a deadline for a stuck test). */
-async function refusedAfter (shopUrl: string, accessToken: string): Promise<{ ms: number, response: Response }> {
-  const started = performance.now()
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(5)) {
-    const response = await orders(shopUrl, accessToken)
-    if (response.status === 401) return { ms: performance.now() - started, response }
-    await response.arrayBuffer()
-  }
-  throw new Error('the token was never refused')
-}
-
-const introspections = (users: Service): number => users.output().split('\n').filter((line) => line.includes('"url":"/api/v1/auth/introspect"')).length
-
-t.test('with revocations:read, orders-service follows the revocation feed: ended sessions are refused on every request within 1 s', async (t) => {
-  const port = await freePort()
-  const publicUrl = `http://127.0.0.1:${port}`
-  const env = { ...await migratedDatabaseEnv(t), PORT: String(port), PUBLIC_URL: publicUrl, MIGRATE_ON_START: 'true' }
-  const admin = { username: 'ops', password: 'a long admin passphrase' }
-  const client = await setUpByCli(env, admin, ['revocations:read'])
-  let users = await start(t, 'src/server.ts', env)
-  const shop = await start(t, 'examples/orders-service/server.ts', {
-    USER_SERVICE_URL: publicUrl, PORT: '0', ORDERS_CLIENT_ID: client.id, ORDERS_CLIENT_SECRET: client.secret, REVOCATION_POLL_SECONDS: '1'
-  })
-  await logged(shop, /"msg":"revocation stream connected"/)
-  t.match(await (await fetch(`${shop.url}/health`)).json(), { status: 'ok', revocations: { state: 'live' } }, '/health shows the feed')
-
-  // While the stream is connected, a write needs no introspection call.
-  const alice = await register(users.url, 'alice')
-  const before = introspections(users)
-  t.equal((await placeOrder(shop.url, alice.token)).status, 201, 'a live token places an order')
-  t.equal(introspections(users), before, 'without asking user-service')
-
-  const timings: number[] = []
-  const logout = await postJson(`${users.url}/api/v1/auth/logout`, {}, alice.token)
-  const aliceRefused = await refusedAfter(shop.url, alice.token)
-  t.equal(logout.status, 204)
-  timings.push(aliceRefused.ms)
-  t.match(await aliceRefused.response.json(), { error: 'invalid_token', error_description: 'the token is no longer active (the session has ended)' }, 'reads too')
-  t.equal((await placeOrder(shop.url, alice.token)).status, 401, 'and writes')
-
-  // An admin disables an account: every token it holds stops.
-  const bob = await register(users.url, 'bob')
-  t.equal((await orders(shop.url, bob.token)).status, 200)
-  const disable = await fetch(`${users.url}/api/v1/admin/users/${bob.id}`, {
-    method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(users.url, admin)}` }, body: JSON.stringify({ is_active: false })
-  })
-  t.equal(disable.status, 200)
-  const bobRefused = await refusedAfter(shop.url, bob.token)
-  timings.push(bobRefused.ms)
-  t.match(await bobRefused.response.json(), { error_description: /^the token is no longer active \((the session has ended|the account was disabled or deleted)\)$/ }, 'its sessions end with it')
-
-  // user-service restarts; an account is disabled by the CLI while it is down (PGlite: only then).
-  // orders-service resumes after the last event it had, so it learns of what it missed.
-  const carol = await register(users.url, 'carol')
-  t.equal((await orders(shop.url, carol.token)).status, 200)
-  t.notMatch(shop.output(), /"lastEventId":"/, 'control: it has not resumed yet')
-  await stop(users)
-  const disabled = await cli(['users', 'disable', carol.id], env)
-  t.equal(disabled.code, 0, 'carol disabled by the CLI')
-  users = await start(t, 'src/server.ts', env)
-  t.ok(await logged(shop, /"lastEventId":"[^"]+","msg":"revocation stream connected"/), 'it resumed with Last-Event-ID')
-  t.equal((await orders(shop.url, carol.token)).status, 401, 'the revocation made while it was away is applied')
-
-  const dave = await register(users.url, 'dave')
-  t.equal((await orders(shop.url, dave.token)).status, 200)
-  const daveLogout = await postJson(`${users.url}/api/v1/auth/logout`, {}, dave.token)
-  timings.push((await refusedAfter(shop.url, dave.token)).ms)
-  t.equal(daveLogout.status, 204)
-
-  t.comment(`logout or disable → refused by orders-service: ${timings.map((ms) => ms.toFixed(1)).join(', ')} ms`)
-  for (const ms of timings) t.ok(ms < 1000, `refused within 1 s (${ms.toFixed(1)} ms)`)
-  await stop(shop)
-  await stop(users)
 })
