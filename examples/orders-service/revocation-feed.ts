@@ -2,12 +2,13 @@
  * Follows user-service's revocation feed into a RevocationList, as orders-service's own
  * confidential client (it needs the scope `revocations:read`):
  *
- * - `GET /api/v1/auth/revocations/stream` (Server-Sent Events) while it can: each entry arrives
- *   within milliseconds of the commit that made it. After a disconnect it resumes with
- *   `Last-Event-ID`, so nothing committed in between is missed.
- * - When the stream cannot be had (refused, user-service unreachable, no byte for
- *   `idleTimeoutMs`, heartbeats included), `GET /api/v1/auth/revocations?since=` pages until
- *   caught up, every `pollIntervalMs`, trying the stream again each time.
+ * - Each connection starts with `GET /api/v1/auth/revocations?since=<cursor>`, page after
+ *   page until caught up, then opens `GET /api/v1/auth/revocations/stream` (Server-Sent
+ *   Events) with `Last-Event-ID: <cursor>`: from then on each entry arrives within
+ *   milliseconds of the commit that made it, and nothing committed in between is missed.
+ * - When the stream cannot be had (refused, cut, no byte for `idleTimeoutMs`, heartbeats
+ *   included), the pages are read every `pollIntervalMs`, trying the stream again each time;
+ *   while user-service cannot be reached at all, with a backoff up to 30 s.
  *
  * `live` is true only while the stream is connected: then the list is at most a notification
  * behind user-service, and a write needs no introspection call.
@@ -77,24 +78,42 @@ export class RevocationFeedFollower {
   }
 
   async #run (): Promise<void> {
-    while (!this.#closing.signal.aborted) {
-      try {
-        await this.#follow()
-        // Ended by user-service (its credential lifetime, a restart): resume at once.
-        this.#setState('connecting', 'revocation stream ended; resuming')
-        continue
-      } catch (error) {
-        if (this.#closing.signal.aborted) return
-        this.options.log.debug({ reason: reasonOf(error) }, 'revocation stream failed')
-        if (this.#state === 'live') {
-          // Cut while live: the stream again after `retry`, as EventSource would; pages only if that fails too.
-          this.#setState('connecting', 'revocation stream lost; resuming', { reason: reasonOf(error) })
-          await wait(this.#retryMs, this.#closing.signal)
-          continue
-        }
+    while (!this.#closing.signal.aborted) await wait(await this.#round(), this.#closing.signal)
+  }
+
+  /**
+   * Catches up by pages, then follows the stream until it ends. Resolves with how long to wait
+   * before the next round. The pages first: once the stream answers, the list holds every
+   * entry up to that moment, which is what `live` promises (the stream's own backlog after
+   * Last-Event-ID is then only what was committed between the two requests).
+   */
+  async #round (): Promise<number> {
+    try {
+      await this.#catchUp()
+    } catch (error) {
+      if (this.#closing.signal.aborted) return 0
+      this.#failures += 1
+      const delayMs = Math.min(this.#retryMs * 2 ** (this.#failures - 1), MAX_BACKOFF_MS)
+      this.#setState('unreachable', 'revocation feed unavailable: tokens are checked against the list as it stands, writes by introspection', { reason: reasonOf(error) })
+      this.options.log.debug({ reason: reasonOf(error), retryInMs: delayMs }, 'revocation feed page failed')
+      return delayMs
+    }
+    this.#failures = 0
+    try {
+      await this.#follow()
+      // Ended by user-service (its credential lifetime, a restart): resume at once.
+      this.#setState('connecting', 'revocation stream ended; resuming')
+      return 0
+    } catch (error) {
+      if (this.#closing.signal.aborted) return 0
+      this.options.log.debug({ reason: reasonOf(error) }, 'revocation stream failed')
+      if (this.#state === 'live') {
+        // Cut while live: again after `retry`, as EventSource would.
+        this.#setState('connecting', 'revocation stream lost; resuming', { reason: reasonOf(error) })
+        return this.#retryMs
       }
-      const delayMs = await this.#poll()
-      await wait(delayMs, this.#closing.signal)
+      this.#setState('polling', `revocation stream unavailable; polling the page endpoint every ${this.options.pollIntervalMs} ms`, { reason: reasonOf(error) })
+      return this.options.pollIntervalMs
     }
   }
 
@@ -117,7 +136,6 @@ export class RevocationFeedFollower {
         await response.body?.cancel()
         throw new FeedRefused(response.status, 'the revocation stream')
       }
-      this.#failures = 0
       this.#setState('live', 'revocation stream connected', { lastEventId: this.#cursor ?? null })
       for await (const block of eventStreamBlocks(response.body)) {
         stillAlive()
@@ -133,25 +151,13 @@ export class RevocationFeedFollower {
     }
   }
 
-  /** Catches up by pages; resolves with how long to wait before the next attempt at the stream. */
-  async #poll (): Promise<number> {
-    try {
-      for (let full = true; full;) {
-        const page = await this.#page()
-        for (const entry of page.items) this.list.add(entry)
-        this.#cursor = page.next_cursor
-        full = page.items.length === PAGE_SIZE
-      }
-      this.#failures = 0
-      this.#setState('polling', `revocation stream unavailable; polling the page endpoint every ${this.options.pollIntervalMs} ms`)
-      return this.options.pollIntervalMs
-    } catch (error) {
-      if (this.#closing.signal.aborted) return 0
-      this.#failures += 1
-      const delayMs = Math.min(this.#retryMs * 2 ** (this.#failures - 1), MAX_BACKOFF_MS)
-      this.#setState('unreachable', 'revocation feed unavailable: tokens are checked against the list as it stands, writes by introspection', { reason: reasonOf(error) })
-      this.options.log.debug({ reason: reasonOf(error), retryInMs: delayMs }, 'revocation feed page failed')
-      return delayMs
+  /** Reads pages from the cursor until a page is not full; throws when user-service cannot be read. */
+  async #catchUp (): Promise<void> {
+    for (let full = true; full;) {
+      const page = await this.#page()
+      for (const entry of page.items) this.list.add(entry)
+      this.#cursor = page.next_cursor
+      full = page.items.length === PAGE_SIZE
     }
   }
 

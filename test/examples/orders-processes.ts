@@ -21,20 +21,22 @@ export async function start (t: Test, script: string, env: Record<string, string
 }
 
 /**
- * Resolves once the service has written a line matching `pattern` (it may already have);
- * rejects when it exits first or after `deadlineMs` (a stuck test, not a measurement).
+ * Resolves once the service has written a line matching `pattern` (it may already have;
+ * `since`: past that many characters of its output); rejects when it exits first or after
+ * `deadlineMs` (a stuck test, not a measurement).
  */
-export async function logged (service: Service, pattern: RegExp, deadlineMs = 60_000): Promise<string> {
+export async function logged (service: Service, pattern: RegExp, since = 0, deadlineMs = 60_000): Promise<string> {
+  const output = (): string => service.output().slice(since)
   return new Promise<string>((resolve, reject) => {
     const done = (error?: Error): void => {
       clearTimeout(timer)
       service.child.stdout?.off('data', look)
       service.child.stderr?.off('data', look)
       service.child.off('exit', exited)
-      if (error === undefined) resolve(pattern.exec(service.output())?.[0] ?? '')
+      if (error === undefined) resolve(pattern.exec(output())?.[0] ?? '')
       else reject(error)
     }
-    const look = (): void => { if (pattern.test(service.output())) done() }
+    const look = (): void => { if (pattern.test(output())) done() }
     const exited = (): void => { done(new Error(`exited before logging ${String(pattern)}:\n${service.output()}`)) }
     const timer = setTimeout(() => { done(new Error(`never logged ${String(pattern)}:\n${service.output()}`)) }, deadlineMs)
     service.child.stdout?.on('data', look)

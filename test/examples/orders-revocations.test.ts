@@ -118,15 +118,16 @@ const BOB = '0193a8f0-0000-7000-8000-00000000000b'
 const SESSION = (n: number): string => `0193a8f0-0000-7000-8000-${String(n).padStart(12, '0')}`
 
 t.test('the follower', { skip: onlyOnPGliteRun }, async (t) => {
-  t.test('takes what the stream had and what comes after, and resumes after the last event when cut', async (t) => {
+  t.test('catches up by pages, takes what the stream sends, and resumes after the last event when cut', async (t) => {
     const feed = new StandInFeed()
     await feed.listen(t)
     feed.add(SESSION(1), ALICE)
     const { list, follower, lines } = await following(t, feed)
-    await until('the first entry', () => list.refusal({ sub: ALICE, sid: SESSION(1) }) !== undefined)
-    t.equal(follower.live, true)
+    await until('live', () => follower.live)
+    t.not(list.refusal({ sub: ALICE, sid: SESSION(1) }), undefined, 'the entry made before it started')
     t.equal(feed.streamRequests[0]?.authorization, 'Basic b3JkZXJzOnNlY3JldA==', 'as the client')
-    t.equal(feed.streamRequests[0]?.['last-event-id'], undefined, 'the first connection starts from the oldest entry')
+    t.equal(feed.pageRequests[0]?.get('since'), null, 'the first catch-up starts from the oldest entry')
+    t.equal(feed.streamRequests[0]?.['last-event-id'], '1', 'and the stream after what the pages had')
     t.equal(list.refusal({ sub: ALICE, sid: SESSION(2) }), undefined, 'another session of the same account')
 
     feed.add(SESSION(2), ALICE)
@@ -134,10 +135,11 @@ t.test('the follower', { skip: onlyOnPGliteRun }, async (t) => {
     feed.cut()
     feed.add(SESSION(3), BOB)
     await until('the entry made while cut', () => list.refusal({ sub: BOB, sid: SESSION(3) }) !== undefined)
-    t.equal(feed.streamRequests.length, 2)
-    t.equal(feed.streamRequests[1]?.['last-event-id'], '2', 'resumed after the last event it had')
+    t.equal(feed.pageRequests[1]?.get('since'), '2', 'resumed after the last event it had')
+    await until('the stream again', () => follower.live && feed.streamRequests.length === 2)
+    t.equal(feed.streamRequests[1]?.['last-event-id'], '3', 'the stream after the pages')
     t.same(follower.status, { state: 'live', entries: 3, cursor: '3' })
-    t.ok(lines().some((line) => line.msg === 'revocation stream connected' && line.lastEventId === '2'), 'the resumption is logged')
+    t.ok(lines().some((line) => line.msg === 'revocation stream connected' && line.lastEventId === '3'), 'the resumption is logged')
   })
 
   t.test('falls back to the page endpoint while the stream is refused, and goes back to the stream', async (t) => {
