@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { sql } from 'kysely'
 import { NotificationBarrier } from '../src/auth/sessions/notification-barrier.js'
 import { SessionView } from '../src/auth/sessions/session-view.js'
-import { findUserWithSession } from '../src/auth/sessions/sessions.repository.js'
-import type { NotificationListener } from '../src/db/notifications.js'
+import { notify, type NotificationListener } from '../src/db/notifications.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -32,10 +30,8 @@ const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
  */
 export default fp(async (app) => {
   const ownChannel = `user_service_sync_${randomBytes(8).toString('hex')}`
-  const barrier = new NotificationBarrier(async (token) => {
-    await sql`select pg_notify(${ownChannel}, ${token})`.execute(app.db)
-  }, BARRIER_TIMEOUT_MS)
-  const view = new SessionView((userId, sessionId) => findUserWithSession(app.db, userId, sessionId), {
+  const barrier = new NotificationBarrier(async (token) => notify(app.db, ownChannel, token), BARRIER_TIMEOUT_MS)
+  const view = new SessionView(async (userId, sessionId) => app.sessionsService.userWithSession(userId, sessionId), {
     maxEntries: app.config.sessionCache.maxEntries,
     observe: (source) => { app.metrics?.sessionLookup(source) },
     catchUp: async () => listener.deliversAtCommit || await barrier.pass()

@@ -1,5 +1,7 @@
 import type { PGlite } from '@electric-sql/pglite'
+import { sql, type Kysely } from 'kysely'
 import pg from 'pg'
+import type { Database } from './types.js'
 import { errorMessage } from '../error-message.js'
 
 /** What a notification listener tells its owner. */
@@ -24,6 +26,11 @@ export interface NotificationListener {
   /** Drops the connection and listens on a new one (it looks alive but stopped delivering). */
   reconnect: (reason: string) => void
   close: () => Promise<void>
+}
+
+/** Sends `payload` on `channel` (PostgreSQL's NOTIFY, delivered when the statement's transaction commits). */
+export async function notify (db: Kysely<Database>, channel: string, payload: string): Promise<void> {
+  await sql`select pg_notify(${channel}, ${payload})`.execute(db)
 }
 
 export type ListenerFactory = (channels: readonly string[], handlers: NotificationHandlers) => NotificationListener

@@ -7,8 +7,8 @@ import type { Config } from '../../config.js'
 import type { Database, NewUserRow, SessionRow, UserRow } from '../../db/types.js'
 import { AppError } from '../../errors.js'
 import {
-  findSession, findSessionIdOfRefreshToken, insertSessionWithRefreshToken, insertUserWithSession, listLiveSessions, pruneSessions,
-  revokeSessions, rotateRefreshToken, type PendingSession, type RevokeFilter, type RotationOutcome
+  findSession, findSessionIdOfRefreshToken, findUserWithSession, insertSessionWithRefreshToken, insertUserWithSession, listLiveSessions,
+  pruneSessions, revokeSessions, rotateRefreshToken, type PendingSession, type RevokeFilter, type RotationOutcome, type UserWithSession
 } from './sessions.repository.js'
 
 /** Who is on the other end of a request, as far as a session list and the audit events show it. */
@@ -141,6 +141,11 @@ export class SessionsService {
       const [first] = ended
       if (first !== undefined) await record(eventBy(source, kind, first.user_id, { ...details, sessions: ended.length }))
     })
+  }
+
+  /** A user and whether `sessionId` is one of its live sessions: what the session view reads when it does not hold them. */
+  async userWithSession (userId: string, sessionId: string): Promise<UserWithSession | undefined> {
+    return findUserWithSession(this.db, userId, sessionId)
   }
 
   async list (userId: string): Promise<SessionRow[]> {
