@@ -141,7 +141,7 @@ export class RevocationFeedFollower {
         stillAlive()
         if (block.retry !== undefined && /^\d+$/.test(block.retry)) this.#retryMs = Number(block.retry)
         if (block.data === undefined) continue
-        this.list.add(parseEntry(block.data))
+        this.list.add(revocationEntry(JSON.parse(block.data)))
         if (block.id !== undefined) this.#cursor = block.id
       }
     } catch (error) {
@@ -170,7 +170,7 @@ export class RevocationFeedFollower {
     const body = await response.json().catch(() => undefined) as { items?: unknown, next_cursor?: unknown } | undefined
     if (response.status !== 200) throw new FeedRefused(response.status, 'the revocation page')
     if (!Array.isArray(body?.items) || typeof body?.next_cursor !== 'string') throw new Error('the revocation page is not {items, next_cursor}')
-    return { items: body.items.map((item) => parseEntry(JSON.stringify(item))), next_cursor: body.next_cursor }
+    return { items: body.items.map(revocationEntry), next_cursor: body.next_cursor }
   }
 
   /** Logs a change of state (not every attempt in the same one). */
@@ -183,10 +183,10 @@ export class RevocationFeedFollower {
 }
 
 /** An entry as user-service sends it; anything else stops the feed rather than be skipped (a skipped entry is a revoked token accepted). */
-function parseEntry (data: string): RevocationEntry {
-  const entry = JSON.parse(data) as Partial<RevocationEntry>
+function revocationEntry (value: unknown): RevocationEntry {
+  const entry = (typeof value === 'object' && value !== null ? value : {}) as Partial<RevocationEntry>
   const sidOk = entry.sid === null || typeof entry.sid === 'string'
-  if (!sidOk || typeof entry.sub !== 'string' || typeof entry.revoked_at !== 'string') throw new Error(`not a revocation entry: ${data.slice(0, 200)}`)
+  if (!sidOk || typeof entry.sub !== 'string' || typeof entry.revoked_at !== 'string') throw new Error(`not a revocation entry: ${String(JSON.stringify(value)).slice(0, 200)}`)
   return { sid: entry.sid ?? null, sub: entry.sub, revoked_at: entry.revoked_at }
 }
 
