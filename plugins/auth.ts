@@ -1,5 +1,5 @@
 import fastifyJwt from '@fastify/jwt'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import { accessTokenVerifyOptions, bodyTokenVerifier, claimsRefusal } from '../src/auth/access-tokens.js'
 import { KeyDecryptionError } from '../src/auth/keys/key-material.js'
@@ -8,6 +8,7 @@ import { PasswordPolicy } from '../src/auth/password-policy.js'
 import { PasswordHasher } from '../src/auth/passwords.js'
 import { TokenService, type AccessTokenClaims } from '../src/auth/tokens.js'
 import { keyIdOf, VerifiedTokens } from '../src/auth/verified-tokens.js'
+import type { SessionLookup } from '../src/auth/sessions/session-view.js'
 import { isMissingTable } from '../src/db/errors.js'
 import type { UserRow } from '../src/db/types.js'
 import { AppError } from '../src/errors.js'
@@ -21,8 +22,14 @@ declare module 'fastify' {
     keyStore: KeyStore
     /** The claims of a valid access token of ours, or undefined (expired, forged, not a JWT...). */
     verifyAccessToken: (token: string) => Promise<AccessTokenClaims | undefined>
-    /** onRequest/preHandler hook: a valid bearer token of an existing, active user with a live session, or 401. */
+    /** A valid bearer token of an existing, active user with a live session, or 401 (for a preHandler that decides). */
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+    /**
+     * `authenticate` as an onRequest hook. A callback, not an async function: every protected
+     * request passes it, and one whose token was verified before and whose session the view
+     * holds (nearly all) is answered without a promise.
+     */
+    authenticateHook: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
     /** An onRequest hook after `authenticate`: the signed-in user holds one of `roles`, or 403 `forbidden`. */
     requireRole: (...roles: string[]) => (request: FastifyRequest) => Promise<void>
   }
@@ -79,20 +86,42 @@ export default fp(async (app) => {
   app.decorateRequest('currentUser', null as unknown as UserRow)
   app.decorateRequest('currentSessionId', null)
 
-  app.decorate('authenticate', async function authenticate (request: FastifyRequest) {
+  /** The claims of the request's bearer token if this instance has verified it before. */
+  function keptClaims (request: FastifyRequest): AccessTokenClaims | undefined {
     const token = bearerToken(request)
-    let claims = token === undefined ? undefined : verifiedTokens.claimsOf(token)
-    if (claims === undefined) {
-      claims = await verifyBearerToken(request)
-      const refusal = claimsRefusal(claims, jwt)
-      if (refusal !== null) throw invalidToken(refusal)
-      if (token !== undefined) verifiedTokens.remember(token, keyIdOf(token), claims)
-    }
+    return token === undefined ? undefined : verifiedTokens.claimsOf(token)
+  }
+
+  async function verifiedClaims (request: FastifyRequest): Promise<AccessTokenClaims> {
+    const claims = await verifyBearerToken(request)
+    const refusal = claimsRefusal(claims, jwt)
+    if (refusal !== null) throw invalidToken(refusal)
+    const token = bearerToken(request)
+    if (token !== undefined) verifiedTokens.remember(token, keyIdOf(token), claims)
+    return claims
+  }
+
+  async function authenticate (request: FastifyRequest, claims?: AccessTokenClaims): Promise<void> {
+    const verified = claims ?? keptClaims(request) ?? await verifiedClaims(request)
     // claimsRefusal has checked that `sid` is a session id.
-    const found = await app.sessionView.lookup(claims.sub, claims.sid as string)
-    if ('refusal' in found) throw invalidToken(found.refusal)
-    request.currentUser = found.user
-    request.currentSessionId = claims.sid ?? null
+    signIn(request, verified, await app.sessionView.lookup(verified.sub, verified.sid as string))
+  }
+
+  app.decorate('authenticate', async (request: FastifyRequest) => authenticate(request))
+  app.decorate('authenticateHook', function authenticateHook (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) {
+    const claims = keptClaims(request)
+    const found = claims === undefined ? undefined : app.sessionView.kept(claims.sub, claims.sid as string)
+    if (claims === undefined || found === undefined) {
+      authenticate(request, claims).then(() => { done() }, done)
+      return
+    }
+    try {
+      signIn(request, claims, found)
+    } catch (error) {
+      done(error as Error)
+      return
+    }
+    done()
   })
 
   app.decorate('requireRole', (...roles: string[]) => async function requireRole (request: FastifyRequest) {
@@ -108,10 +137,23 @@ export default fp(async (app) => {
 /** Access tokens whose verification an instance keeps (about 1 KB each). */
 const VERIFIED_TOKENS_KEPT = 10_000
 
-/** The token of `Authorization: Bearer <token>`, as @fastify/jwt reads it; undefined otherwise. */
+/**
+ * The token of `Authorization: Bearer <token>`, as @fastify/jwt reads it (the header split at
+ * spaces into exactly two parts, the first `bearer` in any case); undefined otherwise.
+ */
 function bearerToken (request: FastifyRequest): string | undefined {
-  const parts = (request.headers.authorization ?? '').split(' ')
-  return parts.length === 2 && parts[0]?.toLowerCase() === 'bearer' ? parts[1] : undefined
+  const header = request.headers.authorization
+  if (header === undefined || header.indexOf(' ') !== BEARER.length || header.includes(' ', BEARER.length + 1)) return undefined
+  return header.slice(0, BEARER.length).toLowerCase() === BEARER ? header.slice(BEARER.length + 1) : undefined
+}
+
+const BEARER = 'bearer'
+
+/** Signs the request in as `found`'s user, or throws why the token is refused. */
+function signIn (request: FastifyRequest, claims: AccessTokenClaims, found: SessionLookup): void {
+  if ('refusal' in found) throw invalidToken(found.refusal)
+  request.currentUser = found.user
+  request.currentSessionId = claims.sid ?? null
 }
 
 async function verifyBearerToken (request: FastifyRequest): Promise<AccessTokenClaims> {

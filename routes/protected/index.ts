@@ -10,7 +10,7 @@ import usersRoutes from './users/index.js'
 const protectedRoutes: FastifyPluginAsync = async (app) => {
   // While the database circuit breaker is open: 503 before the token is even looked at.
   app.addHook('onRequest', app.requireDatabase)
-  app.addHook('onRequest', app.authenticate)
+  app.addHook('onRequest', app.authenticateHook)
   // Every answer here is about a signed-in user (profile, sessions, IPs): no cache keeps it.
   app.addHook('onSend', (_request, reply, payload, done) => {
     reply.header('cache-control', 'no-store')

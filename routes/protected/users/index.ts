@@ -32,7 +32,7 @@ const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...protectedResponses.errors(INVALID_QUERY, 401, 500, 503)
       }
     }
-  }, async (request) => toUserRead(request.currentUser))
+  }, (request) => toUserRead(request.currentUser))
 
   app.get('/:id', {
     schema: {

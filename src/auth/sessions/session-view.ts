@@ -79,15 +79,17 @@ export class SessionView {
   }
 
   async lookup (userId: string, sessionId: string): Promise<SessionLookup> {
-    if (this.#connected) {
-      const user = this.#users.get(userId)
-      const session = user === undefined ? undefined : this.#sessions.get(sessionId)
-      if (user !== undefined && session !== undefined && session.userId === userId && session.expiresAt > this.#now()) {
-        this.#observe('hit')
-        return user.is_active ? { user } : { refusal: 'the account of this token is disabled' }
-      }
-    }
-    return this.#readAndKeep(userId, sessionId)
+    return this.kept(userId, sessionId) ?? this.#readAndKeep(userId, sessionId)
+  }
+
+  /** The answer from memory alone; undefined when the database must be read (`lookup` reads it). */
+  kept (userId: string, sessionId: string): SessionLookup | undefined {
+    if (!this.#connected) return undefined
+    const user = this.#users.get(userId)
+    const session = user === undefined ? undefined : this.#sessions.get(sessionId)
+    if (user === undefined || session === undefined || session.userId !== userId || session.expiresAt <= this.#now()) return undefined
+    this.#observe('hit')
+    return user.is_active ? { user } : { refusal: 'the account of this token is disabled' }
   }
 
   async #readAndKeep (userId: string, sessionId: string): Promise<SessionLookup> {
