@@ -26,3 +26,24 @@ t.test('/docs keeps the CSP Swagger UI needs', async (t) => {
   t.equal(response.statusCode, 200)
   t.match(response.headers['content-security-policy'], /script-src 'self'/)
 })
+
+t.test('CORS: only the configured origins may read answers from a browser', async (t) => {
+  const preflight = { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' }
+
+  const closed = (await buildApp(t)).app
+  const refused = await closed.inject({ method: 'OPTIONS', url: '/api/v1/users/me', headers: preflight })
+  t.equal(refused.statusCode, 404, 'no CORS_ORIGINS: a preflight is not answered')
+  t.notOk(refused.headers['access-control-allow-origin'])
+  const read = await closed.inject({ method: 'GET', url: '/health', headers: { origin: 'https://app.example.com' } })
+  t.notOk(read.headers['access-control-allow-origin'], 'nor is a read allowed')
+
+  const open = (await buildApp(t, { env: { CORS_ORIGINS: 'https://app.example.com' } })).app
+  const allowed = await open.inject({ method: 'OPTIONS', url: '/api/v1/users/me', headers: preflight })
+  t.equal(allowed.statusCode, 204)
+  t.equal(allowed.headers['access-control-allow-origin'], 'https://app.example.com')
+  t.match(allowed.headers['access-control-allow-headers'], /Authorization/)
+  t.equal(allowed.headers['access-control-max-age'], '600')
+  const other = await open.inject({ method: 'GET', url: '/health', headers: { origin: 'https://evil.example.com' } })
+  t.equal(other.statusCode, 200)
+  t.notOk(other.headers['access-control-allow-origin'], 'another origin is not allowed to read')
+})
