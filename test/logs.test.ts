@@ -1,5 +1,8 @@
 import { sql } from 'kysely'
+import pino from 'pino'
 import t from 'tap'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { accessLine, serializeRequest } from '../src/logging.js'
 import { bearer, buildApp, LogCapture, registerAccount } from './helper.js'
 
 t.test('logs: one JSON line per request with its id, and no secrets', async (t) => {
@@ -43,6 +46,40 @@ t.test('logs: one JSON line per request with its id, and no secrets', async (t) 
   const traced = completed.find((record) => record.reqId === 'ops-trace-42')
   t.ok(traced, 'the caller\'s X-Request-ID is the log\'s reqId')
   t.match(traced, { req: { method: 'PUT', url: '/api/v1/users/me/password' }, res: { statusCode: 204 } })
+})
+
+t.test('the access line: one per request, the query values hidden', async (t) => {
+  const logs = new LogCapture()
+  const { app } = await buildApp(t, { logs })
+  const response = await app.inject({ method: 'GET', url: '/health?next=%22x%22&token=s3cret', headers: { 'x-request-id': 'trace:one.1', host: 'api.example.com:8080' } })
+  t.equal(response.statusCode, 200)
+  const lines = logs.records().filter((record) => record.msg === 'request completed')
+  t.equal(lines.length, 1)
+  t.match(lines[0], {
+    level: 30,
+    time: Number,
+    pid: process.pid,
+    reqId: 'trace:one.1',
+    req: { method: 'GET', url: '/health?next=[redacted]&token=[redacted]', host: 'api.example.com:8080', remoteAddress: '127.0.0.1' },
+    res: { statusCode: 200 },
+    responseTime: Number
+  })
+  t.notOk(logs.text.includes('s3cret'), 'no query value')
+})
+
+t.test('the access line is, byte for byte, the line pino writes for the same fields', async (t) => {
+  const request = {
+    id: 'id-"1"', method: 'GET', url: '/a/"quoted"/\\path/é\u2028?x=1', host: 'h\\ost:1', ip: '::1', socket: { remotePort: 5150 }
+  } as unknown as FastifyRequest
+  const reply = { statusCode: 404, elapsedTime: 1.23456 } as unknown as FastifyReply
+  const written = new LogCapture()
+  const logger = pino({ level: 'info', serializers: { req: serializeRequest } }, written)
+  const ours = accessLine(logger, request, reply)
+  logger.info({ reqId: request.id, req: request, res: { statusCode: 404 }, responseTime: 1.23 }, 'request completed')
+  const theirs = written.lines[0] ?? ''
+  const withoutTime = (line: string): string => line.replace(/"time":\d+/, '"time":0')
+  t.equal(withoutTime(ours), `${withoutTime(theirs)}\n`)
+  t.match(JSON.parse(ours), { req: { url: '/a/"quoted"/\\path/é\u2028?x=[redacted]', remotePort: 5150 } })
 })
 
 t.test('a 5xx hides the cause from the client and logs it under the request id', async (t) => {
