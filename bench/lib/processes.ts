@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { closeSync, openSync, readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 /** A process under test, listening on loopback. Its stdout and stderr go to `logFile`. */
@@ -152,4 +153,22 @@ export class RssSampler {
     this.#peak = Math.max(this.#peak, rssMiB(this.pid) ?? 0)
     return this.#peak
   }
+}
+
+/**
+ * Pins a process, all its threads, to `cpus` ("0", "1", "0-3") with taskset; false where that
+ * cannot be done (no taskset, not Linux). Threads started later inherit the pinning.
+ */
+export function pinToCpus (pid: number, cpus: string): boolean {
+  try {
+    execFileSync('taskset', ['--all-tasks', '--cpu-list', '--pid', cpus, String(pid)], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Every CPU of this machine, as taskset lists them. */
+export function allCpus (): string {
+  return `0-${availableParallelism() - 1}`
 }

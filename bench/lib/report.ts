@@ -66,8 +66,8 @@ export function formatTable (results: ScenarioResults, memory: Memory, targets: 
   const rows: Row[] = [['scenario', 'metric', 'service', 'baseline', 'ratio', 'target']]
   const { me, login, register, refresh, health, hostile } = results
   if (me !== undefined) {
-    rows.push(['GET /api/v1/users/me', 'req/s', fmt(me.service.rps), `${fmt(me.bare.rps)} (bare fastify)`, fmt(me.ratio, 2), verdict('users/me vs bare route')])
-    rows.push(['GET /health (no JWT, no db)', 'req/s', fmt(me.health.rps), `${fmt(me.bare.rps)} (bare fastify)`, fmt(me.healthRatio, 2), ''])
+    rows.push(['GET /api/v1/users/me', 'req/s', fmt(me.service.rps), `${fmt(me.bare.rps)} (bare fastify)`, `${fmt(me.ratio, 2)} (median of ${me.rounds} rounds${me.pinned ? ', pinned' : ''})`, verdict('users/me vs bare route')])
+    rows.push(['GET /health (no JWT, no db)', 'req/s', fmt(me.health.rps), `${fmt(me.bare.rps)} (bare fastify)`, `${fmt(me.healthRatio, 2)} (median of ${me.rounds} rounds)`, ''])
     rows.push(['GET /api/v1/users/me', 'p50 / p99 ms', `${ms(me.service.p50)} / ${ms(me.service.p99)}`, `${ms(me.bare.p50)} / ${ms(me.bare.p99)}`, '', ''])
   }
   if (login !== undefined) {

@@ -27,7 +27,7 @@ t.test('bench: a 1-second users/me run prints the table and writes the JSON file
   const lines = stdout.split('\n')
   t.match(stdout, /user-service bench: pglite, \d+ cpus, node v\d+/)
   t.ok(lines.some((line) => /^scenario\s+metric\s+service\s+baseline\s+ratio\s+target$/.test(line)), 'table header')
-  t.ok(lines.some((line) => /^GET \/api\/v1\/users\/me\s+req\/s\s+[\d,]+\s+[\d,]+ \(bare fastify\)\s+\d+\.\d\d\s+>= 0\.40 (met|MISSED)$/.test(line)), 'users/me row with ratio and target')
+  t.ok(lines.some((line) => /^GET \/api\/v1\/users\/me\s+req\/s\s+[\d,]+\s+[\d,]+ \(bare fastify\)\s+\d+\.\d\d \(median of 2 rounds(, pinned)?\)\s+>= 0\.40 (met|MISSED)$/.test(line)), 'users/me row with ratio and target')
   t.ok(lines.some((line) => /^GET \/api\/v1\/users\/me\s+p50 \/ p99 ms\s+[\d.]+ \/ [\d.]+/.test(line)), 'latency row')
   t.ok(lines.some((line) => /^service memory\s+RSS idle \/ peak\s+[\d.,]+ MiB \/ [\d.,]+ MiB/.test(line)), 'memory row')
   t.notOk(lines.some((line) => line.startsWith('warning:')), 'no errors or non-2xx responses')
@@ -48,6 +48,8 @@ t.test('bench: a 1-second users/me run prints the table and writes the JSON file
         service: { rps: Number, p50: Number, p99: Number, ok: Number, non2xx: 0, errors: 0 },
         bare: { rps: Number, p50: Number, p99: Number },
         ratio: Number,
+        rounds: 2,
+        pinned: Boolean,
         rssPeakMiB: Number
       }
     },
