@@ -101,13 +101,14 @@ export default fp(async (app) => {
     return claims
   }
 
-  async function authenticate (request: FastifyRequest, claims?: AccessTokenClaims): Promise<void> {
-    const verified = claims ?? keptClaims(request) ?? await verifiedClaims(request)
+  /** Signs the request in with `kept` (the token's claims if verified before), verifying the token when there are none. */
+  async function authenticate (request: FastifyRequest, kept: AccessTokenClaims | undefined): Promise<void> {
+    const claims = kept ?? await verifiedClaims(request)
     // claimsRefusal has checked that `sid` is a session id.
-    signIn(request, verified, await app.sessionView.lookup(verified.sub, verified.sid as string))
+    signIn(request, claims, await app.sessionView.lookup(claims.sub, claims.sid as string))
   }
 
-  app.decorate('authenticate', async (request: FastifyRequest) => authenticate(request))
+  app.decorate('authenticate', async (request: FastifyRequest) => authenticate(request, keptClaims(request)))
   app.decorate('authenticateHook', function authenticateHook (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) {
     const claims = keptClaims(request)
     const found = claims === undefined ? undefined : app.sessionView.kept(claims.sub, claims.sid as string)
