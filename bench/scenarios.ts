@@ -122,8 +122,8 @@ export async function usersMe (context: BenchContext): Promise<MeResult> {
   const bare = await startServer(tsArgs(context, 'bare-server.ts'), {
     env: context.baselineEnv, cwd: context.root, logFile: join(context.workDir, 'bare-server.log')
   })
-  const pinned = availableParallelism() >= 2 && [[process.pid, '0'], [context.service.pid, '1'], [bare.pid, '1']]
-    .every(([pid, cpus]) => pinToCpus(pid as number, cpus as string))
+  const pins: Array<[pid: number, cpus: string]> = [[process.pid, '0'], [context.service.pid, '1'], [bare.pid, '1']]
+  const pinned = availableParallelism() >= 2 && pins.every(([pid, cpus]) => pinToCpus(pid, cpus))
   try {
     const rounds = Math.max(1, Math.round(context.duration / ME_SLICE_SECONDS))
     const seconds = context.duration / rounds
