@@ -9,13 +9,16 @@ import { ConfigError, loadConfig, type Config } from './config.js'
 import { describePostgresUrl } from './db/connect.js'
 import { DataDirInUseError } from './db/data-dir.js'
 import { errorMessage } from './error-message.js'
+import { TurnBatchedDestination } from './log-destination.js'
 import { serverOptions } from './server-options.js'
 
 /** Starts the service and stops it cleanly on SIGINT/SIGTERM. */
 export async function serve (config: Config): Promise<void> {
-  // Asynchronous: no request waits for its log line to be written; pino flushes what is
-  // still buffered when the process exits (SIGTERM, a crash handled by close-with-grace).
-  const server = Fastify(serverOptions(config, pino.destination({ dest: 1, sync: false })))
+  // One write per event-loop turn (src/log-destination.ts); what a turn left pending is
+  // written when the process exits (SIGTERM, a crash handled by close-with-grace).
+  const logDestination = new TurnBatchedDestination(pino.destination({ dest: 1, sync: true }))
+  process.once('exit', () => { logDestination.flushSync() })
+  const server = Fastify(serverOptions(config, logDestination))
   server.log.info({ database: config.database.kind }, `user-service is starting: ${startingWith(config)}`)
   // fp() lifts the app's decorators (readiness, db, ...) to the server, as test/helper.ts does,
   // so tests and production run the very same shape.

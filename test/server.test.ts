@@ -39,6 +39,9 @@ t.test('npm start with no configuration: embedded database that survives a resta
   })
   t.equal(login.status, 200, 'the user is still there')
   t.equal(await stop(second.child), 0)
+  const lines = second.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { msg: string, req?: { url: string } })
+  t.ok(lines.some((line) => line.msg === 'request completed' && line.req?.url === '/api/v1/users/me'), 'one line per request, on stdout')
+  t.equal(lines.at(-1)?.msg, 'shutting down', 'every line is out when the process has exited')
 })
 
 t.test('a bad configuration value exits non-zero naming the variable', { skip: onlyOnPGliteRun }, async (t) => {
