@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
 
@@ -35,7 +35,7 @@ export default fp<LingeringCloseOptions>(async (app, options) => {
   let closing = false
 
   app.addHook('onSend', (request, reply, payload, done) => {
-    if (!request.raw.complete && !closing) lingerAfter(request.raw.socket, reply.raw)
+    if (!closing && !request.raw.complete && hasBody(request.raw)) lingerAfter(request.raw.socket, reply.raw)
     done(null, payload)
   })
 
@@ -56,6 +56,16 @@ export default fp<LingeringCloseOptions>(async (app, options) => {
     for (const socket of lingering) socket.destroy()
   })
 }, { name: 'lingering-close', dependencies: [] })
+
+/**
+ * A request without Content-Length or Transfer-Encoding has no body (RFC 9112 §6.3). Such a
+ * request answered in the turn its headers arrived is not `complete` yet (Node marks it so
+ * after the headers' callback returns): there is nothing of it left to read, no lingering.
+ */
+function hasBody (request: IncomingMessage): boolean {
+  const length = request.headers['content-length']
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+}
 
 function lingerThenDestroy (socket: Socket, bounds: Required<LingeringCloseOptions>, lingering: Set<Socket>): void {
   lingering.add(socket)

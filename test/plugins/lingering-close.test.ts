@@ -246,3 +246,19 @@ t.test('an answer given while the server closes does not linger: shutdown does n
   socket.end()
   t.match((await done).response, /^HTTP\/1\.1 413 /)
 })
+
+t.test('a request without a body, answered at once with Connection: close, is not lingered on', guard(), async (t) => {
+  // The answer goes out in the turn the headers arrived, before Node marks the request
+  // complete: with nothing left to read, the server closes its side without waiting for the client's.
+  const { port: to, closed } = await boundedServer(t, { maxMs: FOREVER, idleMs: FOREVER }, (server) => {
+    server.get('/now', (_request, reply) => { reply.send({ ok: true }) })
+  })
+  const socket = await connected({ allowHalfOpen: true }, to)
+  const received: Buffer[] = []
+  socket.on('data', (chunk: Buffer) => received.push(chunk))
+  socket.write('GET /now HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')
+  const [serverSide] = await Promise.all([closed, once(socket, 'end')])
+  t.ok(serverSide.destroyed, 'the server closed the connection while the client kept its side open')
+  t.match(Buffer.concat(received).toString('latin1'), /^HTTP\/1\.1 200 /)
+  socket.destroy()
+})
