@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http'
 import type { DestinationStream } from 'pino'
 import type { Config } from './config.js'
 import { OneLinePerRequest, serializeError, serializeRequest } from './logging.js'
+import { requestLogger } from './request-logger.js'
 
 /** What an incoming X-Request-ID must look like to be used as the request id. */
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/
@@ -46,6 +47,7 @@ export function serverOptions (config: Config, logStream?: DestinationStream): F
   return {
     logger,
     logController: new OneLinePerRequest(),
+    childLoggerFactory: requestLogger,
     genReqId: requestIdFor,
     requestIdHeader: false,
     bodyLimit: config.bodyLimitBytes,
