@@ -11,7 +11,12 @@ import type { AccessTokenClaims } from './tokens.js'
  * live is not kept here: the session view answers that on every request.
  */
 export class VerifiedTokens {
-  readonly #entries: LruMap<string, { claims: AccessTokenClaims, kid: string | undefined, until: number }>
+  /**
+   * By the token's signature, the entry holding the whole token: a Map hashes its key on every
+   * lookup (the header's string is new with each request), and a signature is a tenth of an
+   * access token. The whole token is compared before its claims are trusted.
+   */
+  readonly #entries: LruMap<string, { token: string, claims: AccessTokenClaims, kid: string | undefined, until: number }>
 
   constructor (capacity: number, private readonly keyVerifies: (kid: string | undefined) => boolean) {
     this.#entries = new LruMap(capacity)
@@ -19,10 +24,11 @@ export class VerifiedTokens {
 
   /** The claims of `token` if it was verified, is not past its `exp`, and its key still verifies. */
   claimsOf (token: string, now = Date.now()): AccessTokenClaims | undefined {
-    const entry = this.#entries.get(token)
-    if (entry === undefined) return undefined
+    const signature = signatureOf(token)
+    const entry = this.#entries.get(signature)
+    if (entry === undefined || entry.token !== token) return undefined
     if (entry.until <= now || !this.keyVerifies(entry.kid)) {
-      this.#entries.delete(token)
+      this.#entries.delete(signature)
       return undefined
     }
     return entry.claims
@@ -30,12 +36,17 @@ export class VerifiedTokens {
 
   /** Keeps `token`, just verified with the key `kid`, with its claims. */
   remember (token: string, kid: string | undefined, claims: AccessTokenClaims): void {
-    this.#entries.set(token, { claims, kid, until: claims.exp * 1000 })
+    this.#entries.set(signatureOf(token), { token, claims, kid, until: claims.exp * 1000 })
   }
 
   get size (): number {
     return this.#entries.size
   }
+}
+
+/** The last part of a compact JWS (the whole string if it has no dot). */
+function signatureOf (token: string): string {
+  return token.slice(token.lastIndexOf('.') + 1)
 }
 
 /** The `kid` in a compact JWS's header (the token has been verified: the header is JSON). */

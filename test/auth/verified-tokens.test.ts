@@ -34,6 +34,16 @@ t.test('the least recently used token goes first past the capacity', async (t) =
   t.equal(kept.claimsOf('b', NOW), undefined)
 })
 
+t.test("a token that only shares a kept token's signature is not taken for it", async (t) => {
+  const kept = new VerifiedTokens(10, () => true)
+  kept.remember('header.payload.signature', 'k', claims(NOW / 1000 + 60, 'real'))
+  t.equal(kept.claimsOf('header.payload.signature', NOW)?.sid, 'real')
+  t.equal(kept.claimsOf('header.forged-payload.signature', NOW), undefined, 'another payload with the same signature: verified as a new token')
+  t.equal(kept.claimsOf('header.payload.signature', NOW)?.sid, 'real', 'the kept token still answers')
+  kept.remember('header.other.signature2', 'k', claims(NOW / 1000 + 60, 'other'))
+  t.equal(kept.size, 2)
+})
+
 t.test('keyIdOf reads the header of a compact JWS', async (t) => {
   const part = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url')
   t.equal(keyIdOf(`${part({ alg: 'RS256', kid: 'abc' })}.${part({})}.sig`), 'abc')
