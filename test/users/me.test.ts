@@ -18,6 +18,23 @@ t.test('profile of the signed-in user', async (t) => {
     t.notMatch(response.body, /argon2|hashed_password/)
   })
 
+  t.test('GET answers the same JSON each time until the user changes, then the change', async (t) => {
+    const account = await registerAccount(app, { full_name: 'Before' })
+    const get = async () => app.inject({ method: 'GET', url: ME, headers: bearer(account.accessToken) })
+    const first = await get()
+    const second = await get()
+    t.equal(second.headers['content-type'], 'application/json; charset=utf-8')
+    t.equal(second.body, first.body)
+    t.same(second.json(), { ...first.json(), full_name: 'Before' })
+    t.equal((await app.inject({ method: 'PATCH', url: ME, headers: bearer(account.accessToken), payload: { full_name: 'After' } })).statusCode, 200)
+    const afterPatch = (await get()).json()
+    t.equal(afterPatch.full_name, 'After', 'a change through the API shows at once')
+    t.ok(afterPatch.updated_at > first.json().updated_at)
+    await app.db.updateTable('users').set({ full_name: 'Elsewhere' }).where('id', '=', account.id).execute()
+    await app.sessionView.catchUp()
+    t.equal((await get()).json().full_name, 'Elsewhere', 'and one made behind the API, once notified')
+  })
+
   t.test('GET /users/{id}: own account yes, someone else no (404), any for an admin', async (t) => {
     const alice = await registerAccount(app)
     const bob = await registerAccount(app)
