@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import type autocannon from 'autocannon'
-import { interleave, runLoad, sampleLoad, summarize, warmUp, type LoadOptions, type LoadResult, type LoadSample } from './lib/load.js'
+import { interleave, percentile, runLoad, sampleLoad, summarize, warmUp, type LoadOptions, type LoadResult, type LoadSample } from './lib/load.js'
 import { allCpus, pinToCpus, RssSampler, startLineWorker, startServer, waitQuiet, type ServerProcess } from './lib/processes.js'
 
 export interface Account {
@@ -161,14 +161,13 @@ export async function usersMe (context: BenchContext): Promise<MeResult> {
   }
 }
 
-/** The median of `samples[i]`'s throughput over `baselines[i]`'s. */
+/** The median (the lower middle of an even count) of `samples[i]`'s throughput over `baselines[i]`'s. */
 function medianRatio (samples: LoadSample[], baselines: LoadSample[]): number {
   const ratios = samples.map((sample, index) => {
     const baseline = baselines[index]
     return baseline === undefined ? 0 : summarize([sample]).rps / summarize([baseline]).rps
   }).sort((a, b) => a - b)
-  const middle = Math.floor(ratios.length / 2)
-  return ratios.length % 2 === 1 ? ratios[middle] ?? 0 : ((ratios[middle - 1] ?? 0) + (ratios[middle] ?? 0)) / 2
+  return percentile(ratios, 0.5)
 }
 
 export interface Argon2Baseline { verifications: number, seconds: number, perSecond: number, threadpool: number }
